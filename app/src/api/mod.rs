@@ -1,0 +1,2 @@
+//! Server functions, one file an area.
+pub mod overview;

@@ -1,0 +1,16 @@
+use crate::dto::{EnvironmentOverview, Overview};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "overview")]
+pub async fn get_overview() -> Result<Overview, AppError> {
+    crate::services::services()?.overview.overview().await
+}
+
+#[server(endpoint = "environment")]
+pub async fn get_environment(name: String) -> Result<EnvironmentOverview, AppError> {
+    crate::services::services()?
+        .overview
+        .environment(&name)
+        .await
+}

@@ -1,0 +1,51 @@
+use crate::components::colour::{ColourCell, RoutingBadge};
+use crate::dto::{Colour, EnvironmentOverview};
+use leptos::prelude::*;
+
+/// One environment: its freshness, its error panel if AWS failed, and a row per service.
+#[component]
+pub fn EnvironmentCard(environment: EnvironmentOverview) -> impl IntoView {
+    let freshness = match (&environment.as_of, environment.age_secs) {
+        (Some(as_of), Some(age)) => format!("as of {age} s ago ({as_of})"),
+        _ => "not read from AWS yet".to_string(),
+    };
+    let href = format!("/env/{}", environment.name);
+    view! {
+        <section class="panel environment" data-environment=environment.name.clone()>
+            <header class="environment-head">
+                <h2><a href=href>{environment.name.clone()}</a></h2>
+                <span class="muted">{environment.region.clone()}</span>
+                <span class="muted small freshness">{freshness}</span>
+                {environment.stale.then(|| view! { <span class="badge stale">"stale"</span> })}
+            </header>
+            {environment.error.clone().map(|error| view! {
+                <div class="env-error" role="alert" data-testid="environment-error">
+                    <strong>"AWS could not be read for " {environment.name.clone()} ". "</strong>
+                    {error}
+                </div>
+            })}
+            <table class="services">
+                <thead>
+                    <tr><th scope="col">"Service"</th><th scope="col">"Blue"</th><th scope="col">"Green"</th></tr>
+                </thead>
+                <tbody>
+                    {environment.services.into_iter().map(|service| {
+                        let live = service.routing.live_colour();
+                        let name = service.name.clone();
+                        let row_name = name.clone();
+                        view! {
+                            <tr data-service=row_name>
+                                <th scope="row">
+                                    <div class="service-name">{name}</div>
+                                    <RoutingBadge routing=service.routing.clone()/>
+                                </th>
+                                <ColourCell colour=service.colour(Colour::Blue).clone() live=live == Some(Colour::Blue)/>
+                                <ColourCell colour=service.colour(Colour::Green).clone() live=live == Some(Colour::Green)/>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}

@@ -1,0 +1,4 @@
+//! Pieces shared by several pages.
+pub mod colour;
+pub mod environment_card;
+pub mod error_panel;

@@ -1,0 +1,22 @@
+//! What the Signalbox console shows and offers. Pages and components render on the server and hydrate in the
+//! browser; server functions are thin (who is calling, one call on a service trait, a DTO back). The policy and
+//! the work live in the `server` crate behind the traits in [`services`].
+
+pub mod api;
+pub mod components;
+pub mod dto;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod services;
+pub mod shell;
+
+pub use shell::{shell, App};
+
+/// The browser entry point: attaches the reactive system to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,27 @@
+use crate::api::overview::get_environment;
+use crate::components::environment_card::EnvironmentCard;
+use crate::components::error_panel::ErrorPanel;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// One environment. An unknown name renders the not-found panel with status 404.
+#[component]
+pub fn EnvironmentPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("env").unwrap_or_default();
+    let environment = Resource::new(name, get_environment);
+    view! {
+        <Title text=name/>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || environment.get().map(|result| match result {
+                Ok(environment) => view! { <EnvironmentCard environment/> }.into_any(),
+                Err(error) => {
+                    #[cfg(feature = "ssr")]
+                    crate::services::set_page_status(&error);
+                    view! { <ErrorPanel error/> }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,4 @@
+//! One module a screen.
+pub mod environment;
+pub mod not_found;
+pub mod overview;

@@ -1,0 +1,33 @@
+use crate::api::overview::get_overview;
+use crate::components::environment_card::EnvironmentCard;
+use crate::components::error_panel::ErrorPanel;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Every environment and service: which colour is live, and what each colour runs.
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_overview());
+    view! {
+        <Title text="Overview"/>
+        <div class="page-head">
+            <h1>"Overview"</h1>
+            <button class="button" on:click=move |_| overview.refetch()>"Refresh"</button>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || overview.get().map(|result| match result {
+                Ok(overview) if overview.environments.is_empty() => view! {
+                    <section class="panel notice">
+                        <h2>"No environments configured"</h2>
+                        <p>"Describe them in the configuration file (see " <code>"signalbox.example.toml"</code> ")."</p>
+                    </section>
+                }.into_any(),
+                Ok(overview) => overview.environments.into_iter()
+                    .map(|environment| view! { <EnvironmentCard environment/> })
+                    .collect_view()
+                    .into_any(),
+                Err(error) => view! { <ErrorPanel error/> }.into_any(),
+            })}
+        </Transition>
+    }
+}

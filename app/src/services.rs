@@ -1,0 +1,38 @@
+//! The console's use cases as the server functions see them. The `server` crate implements these traits and
+//! provides a [`Services`] value through Leptos context; server functions take it from there.
+
+use crate::dto::{EnvironmentOverview, Overview};
+use crate::error::AppError;
+use std::sync::Arc;
+
+#[async_trait::async_trait]
+pub trait OverviewService: Send + Sync + 'static {
+    /// Every configured environment, as the shared collector last saw it.
+    async fn overview(&self) -> Result<Overview, AppError>;
+    /// One environment; `NotFound` when no environment has that name.
+    async fn environment(&self, name: &str) -> Result<EnvironmentOverview, AppError>;
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub overview: Arc<dyn OverviewService>,
+}
+
+/// The services for this request; their absence is a wiring bug, reported as an internal error.
+pub fn services() -> Result<Services, AppError> {
+    leptos::prelude::use_context::<Services>().ok_or_else(|| {
+        tracing::error!("Services missing from the Leptos context");
+        AppError::Internal {
+            reference: "services-missing".into(),
+        }
+    })
+}
+
+/// Sets the HTTP status of a page rendered on the server, so that a missing environment answers 404, not 200.
+pub fn set_page_status(error: &AppError) {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(error.status_code()) {
+            response.set_status(status);
+        }
+    }
+}

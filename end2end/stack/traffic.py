@@ -1,0 +1,286 @@
+"""Publishes believable ALB and ECS metrics for every environment/service/colour of a Signalbox config.
+
+moto stores metrics but produces none, so health views, bake checks and SLO charts would show
+"no data" without this. Each tick (default every 10 s) it looks at the emulator as the console
+does — which target group each listener forwards to, how many tasks each ECS service runs, how many
+targets are healthy — and publishes what AWS would for that state:
+
+  AWS/ApplicationELB  RequestCount, HTTPCode_Target_2XX_Count, HTTPCode_Target_5XX_Count,
+                      TargetResponseTime (raw samples, so p50/p95/p99 are meaningful),
+                      HealthyHostCount, UnHealthyHostCount
+                      dims LoadBalancer=app/<name>/<id>, TargetGroup=targetgroup/<name>/<id> (from the ARNs)
+  AWS/ECS             CPUUtilization, MemoryUtilization   dims ClusterName, ServiceName
+
+A colour with no running task publishes nothing ("no data", as on AWS). The live colour gets the
+user traffic; a running colour the listener does not forward to gets a trickle (smoke tests).
+
+Degrading: end2end/.run/traffic-control.json is re-read every tick. `stack degrade`/`stack heal`
+(or this script's `degrade`/`heal` subcommands) write it; --unhealthy also marks targets unhealthy
+in the emulator through the moto plugin, so DescribeTargetHealth and the host counts agree.
+
+    traffic.py run     [CONFIG] [--interval 10] [--endpoint URL] [--once]
+    traffic.py degrade ENV SERVICE COLOUR [--error-rate 0.07] [--p95-ms 2500] [--unhealthy N] [CONFIG]
+    traffic.py heal    [ENV SERVICE COLOUR | --all] [CONFIG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seed import DEFAULT_CONFIG, REPO_ROOT, Env, load_config  # noqa: E402
+
+CONTROL = REPO_ROOT / "end2end" / ".run" / "traffic-control.json"
+# Healthy baseline, in line with the seed's SLA: p95 < 500 ms, 5xx < 0.1 %.
+BASE_RPS = {"live": 120.0, "smoke": 2.0}
+BASE_ERROR_RATE = 0.0005
+BASE_MEDIAN_MS = 95.0
+BASE_SIGMA = 0.62  # lognormal spread: p95 ~ 2.8x median, ~ 260 ms
+Z95 = 1.6449
+SAMPLES_PER_TICK = 60  # raw latency samples per colour and tick: enough for a stable p95/p99
+
+
+def key(env: str, service: str, colour: str) -> str:
+    return f"{env}/{service}/{colour}"
+
+
+def read_control() -> dict:
+    try:
+        return json.loads(CONTROL.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"degraded": {}}
+
+
+def write_control(data: dict) -> None:
+    CONTROL.parent.mkdir(parents=True, exist_ok=True)
+    tmp = CONTROL.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(CONTROL)  # atomic: the running loop never reads half a file
+
+
+class Traffic:
+    def __init__(self, envs: list[Env], endpoint: str):
+        self.envs = envs
+        self.endpoint = endpoint
+        self.clients: dict[tuple[str, str], Any] = {}
+        self.cfg = Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=15)
+        self.rng = random.Random()
+
+    def c(self, service: str, region: str) -> Any:
+        k = (service, region)
+        if k not in self.clients:
+            self.clients[k] = boto3.client(service, region_name=region, endpoint_url=self.endpoint,
+                                           aws_access_key_id="test", aws_secret_access_key="test",
+                                           config=self.cfg)
+        return self.clients[k]
+
+    def observe(self, env: Env) -> dict:
+        """What the emulator says right now: dimensions, live target groups, task and target counts."""
+        elb, ecs = self.c("elbv2", env.region), self.c("ecs", env.region)
+        lb = elb.describe_load_balancers(Names=[env.load_balancer])["LoadBalancers"][0]
+        lb_dim = lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+        forwarded: set[str] = set()
+        for l in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
+            actions = list(l["DefaultActions"])
+            for r in elb.describe_rules(ListenerArn=l["ListenerArn"])["Rules"]:
+                actions += r["Actions"]
+            for a in actions:
+                if a.get("TargetGroupArn"):
+                    forwarded.add(a["TargetGroupArn"])
+                for t in (a.get("ForwardConfig") or {}).get("TargetGroups", []):
+                    if t.get("Weight", 1) > 0:
+                        forwarded.add(t["TargetGroupArn"])
+        names = [getattr(s, c).ecs_service for s in env.services for c in ("blue", "green")]
+        running = {}
+        for i in range(0, len(names), 10):
+            for s in ecs.describe_services(cluster=env.cluster, services=names[i:i + 10])["services"]:
+                if s["status"] == "ACTIVE":
+                    running[s["serviceName"]] = s["runningCount"]
+        colours = []
+        for svc in env.services:
+            for cname in ("blue", "green"):
+                col = getattr(svc, cname)
+                tg = elb.describe_target_groups(Names=[col.target_group])["TargetGroups"][0]
+                health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+                colours.append({
+                    "service": svc.name, "colour": cname, "ecs_service": col.ecs_service,
+                    "running": running.get(col.ecs_service, 0),
+                    "live": tg["TargetGroupArn"] in forwarded,
+                    "dims": [{"Name": "LoadBalancer", "Value": lb_dim},
+                             {"Name": "TargetGroup", "Value": "targetgroup/" + tg["TargetGroupArn"].split(":targetgroup/")[1]}],
+                    "healthy": sum(1 for h in health if h["TargetHealth"]["State"] == "healthy"),
+                    "unhealthy": sum(1 for h in health if h["TargetHealth"]["State"] == "unhealthy"),
+                })
+        return {"colours": colours}
+
+    def latencies(self, n: int, p95_ms: float | None) -> list[float]:
+        """Lognormal response times in seconds; a degraded colour is shifted so its p95 ~ p95_ms."""
+        median = BASE_MEDIAN_MS
+        if p95_ms:
+            median = p95_ms / math.exp(Z95 * BASE_SIGMA)
+        return [round(self.rng.lognormvariate(math.log(median), BASE_SIGMA) / 1000.0, 4) for _ in range(n)]
+
+    def tick(self, interval: float) -> list[str]:
+        control = read_control().get("degraded", {})
+        now = datetime.now(timezone.utc)
+        lines = []
+        for env in self.envs:
+            try:
+                state = self.observe(env)
+            except (ClientError, BotoCoreError, IndexError, KeyError) as e:
+                lines.append(f"{env.name}: not seeded yet or emulator unreachable ({type(e).__name__})")
+                continue
+            alb, ecs_data = [], []
+            for col in state["colours"]:
+                if col["running"] <= 0:
+                    continue  # idle colour: no datapoints at all
+                d = control.get(key(env.name, col["service"], col["colour"]), {})
+                rps = BASE_RPS["live" if col["live"] else "smoke"] * self.rng.uniform(0.85, 1.15)
+                requests = max(1, round(rps * interval))
+                error_rate = float(d.get("error_rate", BASE_ERROR_RATE))
+                errors = sum(1 for _ in range(min(requests, 5000)) if self.rng.random() < error_rate)
+                if requests > 5000:
+                    errors = round(errors * requests / 5000)
+                lat = self.latencies(SAMPLES_PER_TICK, d.get("p95_ms"))
+                dims = col["dims"]
+
+                def m(name: str, value: float, unit: str = "Count") -> dict:
+                    return {"MetricName": name, "Dimensions": dims, "Timestamp": now, "Value": value, "Unit": unit}
+
+                alb += [m("RequestCount", requests), m("HTTPCode_Target_5XX_Count", errors),
+                        m("HTTPCode_Target_2XX_Count", requests - errors),
+                        {"MetricName": "TargetResponseTime", "Dimensions": dims, "Timestamp": now,
+                         "Values": lat, "Unit": "Seconds"},
+                        m("HealthyHostCount", col["healthy"]), m("UnHealthyHostCount", col["unhealthy"])]
+                edims = [{"Name": "ClusterName", "Value": env.cluster},
+                         {"Name": "ServiceName", "Value": col["ecs_service"]}]
+                load = 1.0 + (0.8 if d else 0.0)  # a struggling service burns more CPU
+                cpu = min(100.0, (28.0 if col["live"] else 4.0) * load * self.rng.uniform(0.85, 1.2))
+                mem = min(100.0, (52.0 if col["live"] else 31.0) * (1.0 + (0.15 if d else 0.0))
+                          * self.rng.uniform(0.97, 1.03))
+                ecs_data += [{"MetricName": "CPUUtilization", "Dimensions": edims, "Timestamp": now,
+                              "Value": round(cpu, 2), "Unit": "Percent"},
+                             {"MetricName": "MemoryUtilization", "Dimensions": edims, "Timestamp": now,
+                              "Value": round(mem, 2), "Unit": "Percent"}]
+                p95 = sorted(lat)[math.ceil(0.95 * len(lat)) - 1]
+                lines.append(f"{env.name}/{col['service']}/{col['colour']}{' live' if col['live'] else ''}: "
+                             f"{requests} req, {errors} 5xx, p95 {p95 * 1000:.0f} ms, "
+                             f"{col['healthy']} healthy/{col['unhealthy']} unhealthy"
+                             f"{' [degraded]' if d else ''}")
+            cw = self.c("cloudwatch", env.region)
+            for ns, data in (("AWS/ApplicationELB", alb), ("AWS/ECS", ecs_data)):
+                for i in range(0, len(data), 500):  # PutMetricData takes at most 1000 items
+                    cw.put_metric_data(Namespace=ns, MetricData=data[i:i + 500])
+        return lines
+
+
+def plugin_target_health(endpoint: str, env: Env, tg_name: str, state: str, count: int) -> None:
+    body = json.dumps({"target_group_name": tg_name, "region": env.region, "state": state,
+                       "count": count}).encode()
+    req = urllib.request.Request(endpoint + "/signalbox-moto/target-health", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=5).read()
+    except Exception as e:  # stock moto or stack down: metrics still degrade, targets cannot
+        print(f"note: could not set target health through the moto plugin ({e})", file=sys.stderr)
+
+
+def find(envs: list[Env], env_name: str, service: str, colour: str) -> tuple[Env, str]:
+    for env in envs:
+        if env.name == env_name:
+            for s in env.services:
+                if s.name == service:
+                    if colour not in ("blue", "green"):
+                        raise SystemExit("colour must be blue or green")
+                    return env, getattr(s, colour).target_group
+            raise SystemExit(f"no service {service!r} in {env_name} (have: {[s.name for s in env.services]})")
+    raise SystemExit(f"no environment {env_name!r} (have: {[e.name for e in envs]})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="publish metrics every --interval seconds")
+    run.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
+    run.add_argument("--interval", type=float, default=10.0)
+    run.add_argument("--once", action="store_true", help="one tick, then exit")
+    deg = sub.add_parser("degrade", help="make one colour unhealthy-looking")
+    deg.add_argument("env"), deg.add_argument("service"), deg.add_argument("colour")
+    deg.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
+    deg.add_argument("--error-rate", type=float, default=0.07, help="share of 5xx (default 0.07)")
+    deg.add_argument("--p95-ms", type=float, default=2500.0, help="p95 response time (default 2500)")
+    deg.add_argument("--unhealthy", type=int, default=0, help="targets to mark unhealthy (default 0)")
+    heal = sub.add_parser("heal", help="undo degrade")
+    heal.add_argument("env", nargs="?"), heal.add_argument("service", nargs="?"), heal.add_argument("colour", nargs="?")
+    heal.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
+    heal.add_argument("--all", action="store_true")
+    for p in (run, deg, heal):
+        p.add_argument("--endpoint", default=f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '4566')}")
+    args = ap.parse_args()
+    envs = load_config(Path(args.config))
+
+    if args.cmd == "degrade":
+        env, tg = find(envs, args.env, args.service, args.colour)
+        data = read_control()
+        data.setdefault("degraded", {})[key(args.env, args.service, args.colour)] = {
+            "error_rate": args.error_rate, "p95_ms": args.p95_ms, "unhealthy": args.unhealthy,
+            "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        write_control(data)
+        plugin_target_health(args.endpoint, env, tg, "unhealthy" if args.unhealthy else "healthy", args.unhealthy)
+        print(f"degraded {key(args.env, args.service, args.colour)}: error rate {args.error_rate:.1%}, "
+              f"p95 {args.p95_ms:.0f} ms, {args.unhealthy} unhealthy target(s)")
+        return
+    if args.cmd == "heal":
+        data = read_control()
+        degraded = data.setdefault("degraded", {})
+        if args.all:
+            keys = list(degraded)
+        elif args.env and args.service and args.colour:
+            keys = [key(args.env, args.service, args.colour)]
+        else:
+            ap.error("heal ENV SERVICE COLOUR, or heal --all")
+        for k in keys:
+            degraded.pop(k, None)
+            e, s, c = k.split("/")
+            try:
+                env, tg = find(envs, e, s, c)
+                plugin_target_health(args.endpoint, env, tg, "healthy", 0)
+            except SystemExit:
+                pass  # degraded under another config: just forget it
+        write_control(data)
+        print(f"healed {', '.join(keys) if keys else 'nothing (nothing was degraded)'}")
+        return
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    t = Traffic(envs, args.endpoint)
+    print(f"traffic: {len(envs)} environment(s) from {args.config}, every {args.interval:g}s, "
+          f"control file {CONTROL}", flush=True)
+    while True:
+        started = time.monotonic()
+        try:
+            lines = t.tick(args.interval)
+            print(f"[{datetime.now().strftime('%H:%M:%S')}] " + "; ".join(lines), flush=True)
+        except (ClientError, BotoCoreError) as e:
+            print(f"tick failed: {e}", flush=True)
+        if args.once:
+            return
+        time.sleep(max(0.5, args.interval - (time.monotonic() - started)))
+
+
+if __name__ == "__main__":
+    main()

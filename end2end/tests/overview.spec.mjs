@@ -1,0 +1,58 @@
+// The Overview against the seeded reference stack: live colours and task counts read from the emulator through
+// the console's AWS adapters, rendered on the server and hydrated in the browser.
+import { test, expect } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+
+const screenshots = new URL('../screenshots/', import.meta.url).pathname;
+mkdirSync(screenshots, { recursive: true });
+
+function service(page, environment, name) {
+  return page.locator(`section[data-environment="${environment}"] tr[data-service="${name}"]`);
+}
+
+test('the Overview shows every environment with its live colours and task counts', async ({ page }) => {
+  const response = await page.goto('/');
+  expect(response.status()).toBe(200);
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page).toHaveTitle(/Overview · Signalbox/);
+
+  // The seeder makes blue live in production and green live in staging.
+  const prodApi = service(page, 'production', 'api');
+  await expect(prodApi.getByTestId('live-colour')).toHaveText('blue live');
+  await expect(prodApi.locator('td[data-colour="blue"] .counts')).toHaveText('4/4');
+  await expect(prodApi.locator('td[data-colour="green"] .counts')).toHaveText('0/0');
+  await expect(prodApi.locator('td[data-colour="blue"] code.image')).toContainText('accunode-api:v1.2.3');
+  await expect(service(page, 'production', 'worker').getByTestId('live-colour')).toHaveText('blue live');
+
+  const stagingApi = service(page, 'staging', 'api');
+  await expect(stagingApi.getByTestId('live-colour')).toHaveText('green live');
+  await expect(stagingApi.locator('td[data-colour="green"] .counts')).toHaveText('2/2');
+  await expect(page.locator('section[data-environment="staging"]')).toContainText('us-east-2');
+
+  await expect(page.getByTestId('environment-error')).toHaveCount(0);
+  await page.screenshot({ path: `${screenshots}overview.png`, fullPage: true });
+});
+
+test('Refresh re-reads through a server function once hydrated', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  const call = page.waitForResponse((r) => r.url().includes('/api/overview') && r.status() === 200);
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const body = await (await call).json();
+  expect(body.environments.map((e) => e.name)).toEqual(['production', 'staging']);
+  await expect(service(page, 'production', 'api').getByTestId('live-colour')).toHaveText('blue live');
+});
+
+test('an environment has its own page, and an unknown one is a 404 page', async ({ page }) => {
+  const ok = await page.goto('/env/staging');
+  expect(ok.status()).toBe(200);
+  await expect(page.locator('section[data-environment="staging"]')).toBeVisible();
+  await expect(page.locator('section[data-environment="production"]')).toHaveCount(0);
+
+  const missing = await page.goto('/env/no-such-environment');
+  expect(missing.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+
+  const nowhere = await page.goto('/no/such/page');
+  expect(nowhere.status()).toBe(404);
+});

@@ -1,0 +1,124 @@
+//! Start-up as a library call, so tests run the real thing on port 0: storage (migrations), AWS clients per
+//! environment, one collector per environment, the router. [`Running::stop`] shuts it all down gracefully.
+
+use crate::aws::EnvironmentAws;
+use crate::config::Config;
+use crate::http::{serve, AppState};
+use crate::overview::CollectedOverview;
+use crate::storage::{self, SharedStorage, StorageError};
+use crate::topology::TopologyCollector;
+use app::services::Services;
+use leptos::config::{Env, LeptosOptions};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub storage: SharedStorage,
+    pub collectors: Vec<Arc<TopologyCollector>>,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
+    // cargo-leptos sets LEPTOS_ENV=DEV while developing (live reload); anything else is production.
+    let env = match std::env::var("LEPTOS_ENV").as_deref() {
+        Ok("DEV") | Ok("dev") | Ok("development") => Env::DEV,
+        _ => Env::PROD,
+    };
+    LeptosOptions::builder()
+        .output_name("signalbox")
+        .site_root(config.server.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(env)
+        .build()
+}
+
+/// Connects storage, starts the collectors and serves on `listener`.
+pub async fn start(config: Config, listener: TcpListener) -> Result<Running, StartError> {
+    let storage = storage::connect(&config.database).await?;
+    start_with_storage(config, listener, storage).await
+}
+
+pub async fn start_with_storage(
+    config: Config,
+    listener: TcpListener,
+    storage: SharedStorage,
+) -> Result<Running, StartError> {
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+
+    let mut collectors = Vec::new();
+    let mut regional = Vec::new();
+    let mut workers = Vec::new();
+    for environment in &config.environments {
+        let region = config
+            .region_of(environment)
+            .unwrap_or_default()
+            .to_string();
+        let aws = EnvironmentAws::connect(&config, environment).await;
+        let collector = TopologyCollector::new(
+            environment.clone(),
+            aws,
+            storage.clone(),
+            config.aws.poll_interval,
+        );
+        workers.push(tokio::spawn(collector.clone().run(shutdown_rx.clone())));
+        regional.push((region, collector.clone()));
+        collectors.push(collector);
+    }
+
+    let state = AppState {
+        leptos_options: leptos_options(&config, addr),
+        services: Services {
+            overview: Arc::new(CollectedOverview::new(regional)),
+        },
+        storage: storage.clone(),
+    };
+    let mut server_shutdown = shutdown_rx.clone();
+    let server = tokio::spawn(serve(listener, state, async move {
+        let _ = server_shutdown.wait_for(|stop| *stop).await;
+    }));
+    tracing::info!(%addr, environments = config.environments.len(), database = ?storage.backend(), "Signalbox listening");
+    Ok(Running {
+        addr,
+        storage,
+        collectors,
+        shutdown,
+        server,
+        workers,
+    })
+}
+
+impl Running {
+    /// Stops accepting requests, lets those in flight finish, stops the collectors.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        self.server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Waits until the server ends by itself (it does not, unless it fails).
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        (&mut self.server)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}

@@ -1,0 +1,12 @@
+//! How Signalbox does it: configuration, storage, AWS adapters, the shared collectors and HTTP. `app` says what
+//! the console shows; this crate implements its service traits. The binary is `main.rs`; tests drive
+//! [`bootstrap::start`] on port 0.
+
+pub mod aws;
+pub mod bootstrap;
+pub mod config;
+pub mod http;
+pub mod overview;
+pub mod secret;
+pub mod storage;
+pub mod topology;

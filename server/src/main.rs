@@ -1,0 +1,135 @@
+//! The `signalbox` binary.
+//!
+//!   signalbox                 start the console (the default)
+//!   signalbox check-config    validate the configuration and print it, secrets redacted
+//!   signalbox migrate         bring the database schema up to date and exit
+
+use server::bootstrap;
+use server::config::Config;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: signalbox [serve | check-config | migrate]\n\
+configuration: SIGNALBOX_CONFIG=path/to/signalbox.toml plus environment variables; see signalbox.example.toml";
+
+fn main() -> ExitCode {
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_string());
+    if matches!(command.as_str(), "-h" | "--help" | "help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load_from_process() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("signalbox: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match command.as_str() {
+        "serve" => runtime.block_on(serve(config)),
+        "check-config" => {
+            println!("{config:#?}");
+            ExitCode::SUCCESS
+        }
+        "migrate" => runtime.block_on(async {
+            match server::storage::connect(&config.database).await {
+                Ok(storage) => {
+                    let status = storage.schema_status().await;
+                    println!("migrations applied: {status:?}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("signalbox: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }),
+        other => {
+            eprintln!("signalbox: unknown command {other:?}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "signalbox: cannot listen on {} (server.listen / SIGNALBOX_LISTEN): {e}",
+                config.server.listen
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let public_url = config.server.public_url.clone();
+    let mut running = match bootstrap::start(config, listener).await {
+        Ok(running) => running,
+        Err(e) => {
+            // A failed migration lands here: the console does not start on a schema it does not understand.
+            eprintln!("signalbox: start-up failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Signalbox is up: open {public_url}");
+    tokio::select! {
+        result = running.wait() => {
+            if let Err(e) = result {
+                eprintln!("signalbox: server stopped: {e}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            match running.stop().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("signalbox: shutdown: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM (orchestrators) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,3 @@
+#![allow(dead_code)]
+//! Shared test support: real PostgreSQL databases and a real moto server, both on 127.0.0.1.
+pub mod postgres;
