@@ -5,7 +5,7 @@ the server's own interpreter before the first request, and its control routes
 (/signalbox-moto/...) need to sit in front of moto's WSGI app. Everything else is moto's own
 server: same dispatcher, same request handler, same /moto-api endpoints.
 
-    python moto_launcher.py [--port 4566] [--host 127.0.0.1] [--verbose]
+    python moto_launcher.py [--port 4566] [--host 127.0.0.1] [--verbose] [--exit-with-parent]
 """
 
 from __future__ import annotations
@@ -21,6 +21,20 @@ from typing import Any, Callable, Iterable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+def _exit_with_parent() -> None:
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1",
@@ -28,7 +42,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("MOTO_PORT", 4566)))
     parser.add_argument("--verbose", action="store_true",
                         help="log every request (traffic.py makes many: off by default)")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when the process that started this one ends (test harnesses "
+                             "cannot always stop what they start, e.g. a test binary's statics)")
     args = parser.parse_args(argv)
+
+    if args.exit_with_parent:
+        _exit_with_parent()
 
     # moto builds some URLs (e.g. SQS queue URLs) from MOTO_PORT: keep it in step with the bind.
     os.environ["MOTO_PORT"] = str(args.port)

@@ -45,7 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seed import DEFAULT_CONFIG, REPO_ROOT, Env, load_config  # noqa: E402
 
-CONTROL = REPO_ROOT / "end2end" / ".run" / "traffic-control.json"
+CONTROL = Path(os.environ.get("STACK_RUN_DIR") or REPO_ROOT / "end2end" / ".run") / "traffic-control.json"
 # Healthy baseline, in line with the seed's SLA: p95 < 500 ms, 5xx < 0.1 %.
 BASE_RPS = {"live": 120.0, "smoke": 2.0}
 BASE_ERROR_RATE = 0.0005
