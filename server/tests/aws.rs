@@ -142,12 +142,23 @@ async fn monitoring_lists_alarms_and_computes_percentiles() {
         .alarms("accunode-production-")
         .await
         .unwrap();
-    assert_eq!(
-        alarms.len(),
-        6,
-        "{:#?}",
-        alarms.iter().map(|a| &a.name).collect::<Vec<_>>()
-    );
+    let names: Vec<&str> = alarms.iter().map(|a| a.name.as_str()).collect();
+    // The seed's alert rules, per service and colour, plus the database one.
+    for rule in [
+        "api-blue-high-error-rate",
+        "api-blue-health-check-failures",
+        "api-blue-p95-response-time",
+        "api-blue-cpu-high",
+        "api-blue-memory-high",
+        "worker-green-cpu-high",
+        "db-connection-failures",
+    ] {
+        let name = format!("accunode-production-{rule}");
+        assert!(
+            names.contains(&name.as_str()),
+            "{rule} missing from {names:?}"
+        );
+    }
     assert!(alarms
         .iter()
         .all(|a| a.name.starts_with("accunode-production-")));

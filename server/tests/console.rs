@@ -25,11 +25,8 @@ fn with_sqlite(mut config: Config, dir: &tempfile::TempDir) -> Config {
 }
 
 async fn get(running: &Running, path: &str) -> (u16, String) {
-    let response = reqwest::get(format!("http://{}{path}", running.addr))
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
+    let response = support::http::get(running.addr, path).await;
+    (response.status, response.body)
 }
 
 /// Waits until every environment has been read from AWS at least once.
@@ -90,14 +87,9 @@ async fn the_overview_shows_the_seeded_topology_and_the_probes_answer() {
     );
 
     // The server function behind the Refresh button answers JSON without any AWS text.
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/api/overview", running.addr))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let overview: app::dto::Overview = response.json().await.unwrap();
+    let response = support::http::post_form(running.addr, "/api/overview", "").await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let overview: app::dto::Overview = serde_json::from_str(&response.body).unwrap();
     assert_eq!(overview.environments.len(), 2);
     assert_eq!(
         overview.environments[0].services[0].routing.live_colour(),
