@@ -639,7 +639,9 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        // (file text, environment variables, the key the error must name)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             ("", &[("DATABASE_POOL_SIZE", "lots")], "DATABASE_POOL_SIZE"),
             ("", &[("DATABASE_POOL_SIZE", "0")], "DATABASE_POOL_SIZE"),
             ("[database]\npool_size = 0\n", &[], "database.pool_size"),

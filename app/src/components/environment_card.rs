@@ -6,7 +6,11 @@ use leptos::prelude::*;
 #[component]
 pub fn EnvironmentCard(environment: EnvironmentOverview) -> impl IntoView {
     let freshness = match (&environment.as_of, environment.age_secs) {
-        (Some(as_of), Some(age)) => format!("as of {age} s ago ({as_of})"),
+        // RFC 3339 from the server; the clock time is what a person reads.
+        (Some(as_of), Some(age)) => format!(
+            "as of {age} s ago · {} UTC",
+            as_of.get(11..19).unwrap_or(as_of)
+        ),
         _ => "not read from AWS yet".to_string(),
     };
     let href = format!("/env/{}", environment.name);
