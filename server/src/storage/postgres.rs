@@ -1,7 +1,4 @@
-use super::{
-    Backend, ChangeRow, SchemaStatus, SnapshotRow, Storage, StorageError, TopologyChange,
-    TopologySnapshot,
-};
+use super::{Backend, StorageError};
 use crate::config::DatabaseConfig;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
@@ -30,87 +27,4 @@ impl PostgresStore {
     }
 }
 
-#[async_trait::async_trait]
-impl Storage for PostgresStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn ping(&self) -> Result<(), StorageError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn schema_status(&self) -> Result<SchemaStatus, StorageError> {
-        let applied: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(SchemaStatus {
-            applied,
-            expected: MIGRATOR.iter().count() as i64,
-        })
-    }
-
-    #[tracing::instrument(skip_all, fields(environment = %snapshot.environment, changes = changes.len()))]
-    async fn record_topology(
-        &self,
-        snapshot: &TopologySnapshot,
-        changes: &[TopologyChange],
-    ) -> Result<(), StorageError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO topology_snapshots (environment, observed_at, payload) VALUES ($1, $2, $3)
-             ON CONFLICT (environment) DO UPDATE SET observed_at = excluded.observed_at, payload = excluded.payload",
-        )
-        .bind(&snapshot.environment)
-        .bind(snapshot.observed_at)
-        .bind(&snapshot.payload)
-        .execute(&mut *tx)
-        .await?;
-        for change in changes {
-            sqlx::query(
-                "INSERT INTO topology_changes (environment, service, field, before, after, observed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&change.environment)
-            .bind(&change.service)
-            .bind(&change.field)
-            .bind(&change.before)
-            .bind(&change.after)
-            .bind(change.observed_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn latest_topology(
-        &self,
-        environment: &str,
-    ) -> Result<Option<TopologySnapshot>, StorageError> {
-        let row: Option<SnapshotRow> =
-            sqlx::query_as("SELECT environment, observed_at, payload FROM topology_snapshots WHERE environment = $1")
-                .bind(environment)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(Into::into))
-    }
-
-    async fn topology_changes(
-        &self,
-        environment: &str,
-        limit: u32,
-    ) -> Result<Vec<TopologyChange>, StorageError> {
-        let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT environment, service, field, before, after, observed_at FROM topology_changes
-             WHERE environment = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(environment)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
-}
+super::storage_impl!(PostgresStore, Backend::Postgres);
