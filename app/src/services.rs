@@ -11,6 +11,21 @@ pub trait OverviewService: Send + Sync + 'static {
     async fn overview(&self) -> Result<Overview, AppError>;
     /// One environment; `NotFound` when no environment has that name.
     async fn environment(&self, name: &str) -> Result<EnvironmentOverview, AppError>;
+    /// One environment narrowed to one service; `NotFound` when either name is unknown.
+    async fn service(
+        &self,
+        environment: &str,
+        service: &str,
+    ) -> Result<EnvironmentOverview, AppError> {
+        let mut overview = self.environment(environment).await?;
+        if !overview.services.iter().any(|s| s.name == service) {
+            return Err(AppError::not_found(format!(
+                "service {service:?} in {environment}"
+            )));
+        }
+        overview.services.retain(|s| s.name == service);
+        Ok(overview)
+    }
 }
 
 #[derive(Clone)]

@@ -1,6 +1,8 @@
 //! The HTML document and the route table.
 
-use crate::pages::{environment::EnvironmentPage, not_found::NotFound, overview::OverviewPage};
+use crate::pages::{
+    environment::EnvironmentPage, not_found::NotFound, overview::OverviewPage, service::ServicePage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -58,6 +60,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/env/:env") view=EnvironmentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/env/:env/service/:service") view=ServicePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

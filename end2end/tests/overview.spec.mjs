@@ -43,7 +43,7 @@ test('Refresh re-reads through a server function once hydrated', async ({ page }
   await expect(service(page, 'production', 'api').getByTestId('live-colour')).toHaveText('blue live');
 });
 
-test('an environment has its own page, and an unknown one is a 404 page', async ({ page }) => {
+test('environments and services have their own pages; unknown ones are 404 pages', async ({ page }) => {
   const ok = await page.goto('/env/staging');
   expect(ok.status()).toBe(200);
   await expect(page.locator('section[data-environment="staging"]')).toBeVisible();
@@ -51,6 +51,14 @@ test('an environment has its own page, and an unknown one is a 404 page', async 
 
   const missing = await page.goto('/env/no-such-environment');
   expect(missing.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+
+  const worker = await page.goto('/env/production/service/worker');
+  expect(worker.status()).toBe(200);
+  await expect(page.locator('tr[data-service="worker"]')).toBeVisible();
+  await expect(page.locator('tr[data-service="api"]')).toHaveCount(0);
+  const noService = await page.goto('/env/production/service/no-such-service');
+  expect(noService.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
 
   const nowhere = await page.goto('/no/such/page');

@@ -69,6 +69,18 @@ async fn the_overview_shows_the_seeded_topology_and_the_probes_answer() {
     assert_eq!(status, 200);
     assert!(html.contains("us-east-2") && !html.contains(r#"data-environment="production""#));
 
+    let (status, html) = get(&running, "/env/production/service/worker").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"data-service="worker""#) && !html.contains(r#"data-service="api""#));
+    for missing in [
+        "/env/production/service/no-such-service",
+        "/env/no-such-environment/service/api",
+    ] {
+        let (status, html) = get(&running, missing).await;
+        assert_eq!(status, 404, "{missing}");
+        assert!(html.contains("not found"), "{missing}: {html}");
+    }
+
     let (status, html) = get(&running, "/env/no-such-environment").await;
     assert_eq!(status, 404, "unknown environment is a 404 page, not a 500");
     assert!(html.contains("not found"));

@@ -14,6 +14,7 @@ pub fn EnvironmentCard(environment: EnvironmentOverview) -> impl IntoView {
         _ => "not read from AWS yet".to_string(),
     };
     let href = format!("/env/{}", environment.name);
+    let environment_name = environment.name.clone();
     view! {
         <section class="panel environment" data-environment=environment.name.clone()>
             <header class="environment-head">
@@ -33,14 +34,15 @@ pub fn EnvironmentCard(environment: EnvironmentOverview) -> impl IntoView {
                     <tr><th scope="col">"Service"</th><th scope="col">"Blue"</th><th scope="col">"Green"</th></tr>
                 </thead>
                 <tbody>
-                    {environment.services.into_iter().map(|service| {
+                    {environment.services.into_iter().map(move |service| {
                         let live = service.routing.live_colour();
                         let name = service.name.clone();
                         let row_name = name.clone();
+                        let service_href = format!("/env/{environment_name}/service/{name}");
                         view! {
                             <tr data-service=row_name>
                                 <th scope="row">
-                                    <div class="service-name">{name}</div>
+                                    <div class="service-name"><a href=service_href>{name}</a></div>
                                     <RoutingBadge routing=service.routing.clone()/>
                                 </th>
                                 <ColourCell colour=service.colour(Colour::Blue).clone() live=live == Some(Colour::Blue)/>

@@ -2,3 +2,4 @@
 pub mod environment;
 pub mod not_found;
 pub mod overview;
+pub mod service;
