@@ -1,5 +1,7 @@
 use crate::components::colour::{ColourCell, RoutingBadge};
+use crate::components::error_panel::ErrorPanel;
 use crate::dto::{Colour, EnvironmentOverview};
+use crate::error::AppError;
 use leptos::prelude::*;
 
 /// One environment: its freshness, its error panel if AWS failed, and a row per service.
@@ -53,5 +55,23 @@ pub fn EnvironmentCard(environment: EnvironmentOverview) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// An environment (or one service of it) once its server function answers; an error becomes the panel, and on
+/// the server the page's HTTP status (404 for an unknown name).
+#[component]
+pub fn LoadedEnvironment(result: Resource<Result<EnvironmentOverview, AppError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || result.get().map(|result| match result {
+                Ok(environment) => view! { <EnvironmentCard environment/> }.into_any(),
+                Err(error) => {
+                    #[cfg(feature = "ssr")]
+                    crate::services::set_page_status(&error);
+                    view! { <ErrorPanel error/> }.into_any()
+                }
+            })}
+        </Transition>
     }
 }

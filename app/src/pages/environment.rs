@@ -1,6 +1,5 @@
 use crate::api::overview::get_environment;
-use crate::components::environment_card::EnvironmentCard;
-use crate::components::error_panel::ErrorPanel;
+use crate::components::environment_card::LoadedEnvironment;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -13,15 +12,6 @@ pub fn EnvironmentPage() -> impl IntoView {
     let environment = Resource::new(name, get_environment);
     view! {
         <Title text=name/>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || environment.get().map(|result| match result {
-                Ok(environment) => view! { <EnvironmentCard environment/> }.into_any(),
-                Err(error) => {
-                    #[cfg(feature = "ssr")]
-                    crate::services::set_page_status(&error);
-                    view! { <ErrorPanel error/> }.into_any()
-                }
-            })}
-        </Transition>
+        <LoadedEnvironment result=environment/>
     }
 }

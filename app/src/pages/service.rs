@@ -1,6 +1,5 @@
 use crate::api::overview::get_service;
-use crate::components::environment_card::EnvironmentCard;
-use crate::components::error_panel::ErrorPanel;
+use crate::components::environment_card::LoadedEnvironment;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -21,15 +20,6 @@ pub fn ServicePage() -> impl IntoView {
     });
     view! {
         <Title text=move || { let (environment, service) = names(); format!("{service} in {environment}") }/>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || service.get().map(|result| match result {
-                Ok(environment) => view! { <EnvironmentCard environment/> }.into_any(),
-                Err(error) => {
-                    #[cfg(feature = "ssr")]
-                    crate::services::set_page_status(&error);
-                    view! { <ErrorPanel error/> }.into_any()
-                }
-            })}
-        </Transition>
+        <LoadedEnvironment result=service/>
     }
 }
