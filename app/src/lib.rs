@@ -3,6 +3,7 @@
 //! the work live in the `server` crate behind the traits in [`services`].
 
 pub mod api;
+pub mod auth;
 pub mod components;
 pub mod dto;
 pub mod error;

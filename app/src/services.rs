@@ -1,7 +1,11 @@
 //! The console's use cases as the server functions see them. The `server` crate implements these traits and
 //! provides a [`Services`] value through Leptos context; server functions take it from there.
 
-use crate::dto::{EnvironmentOverview, Overview};
+use crate::auth::{Principal, Scope};
+use crate::dto::{
+    ApiTokenView, AuditFilter, AuditPage, AuditRecord, ChainReport, CreatedToken,
+    EnvironmentOverview, Overview,
+};
 use crate::error::AppError;
 use std::sync::Arc;
 
@@ -28,9 +32,46 @@ pub trait OverviewService: Send + Sync + 'static {
     }
 }
 
+/// The audit trail: append-only, hash-chained.
+#[async_trait::async_trait]
+pub trait AuditService: Send + Sync + 'static {
+    /// Seals and appends one event (for events that go with no other write: sign-in, denials, reads).
+    async fn record(&self, record: AuditRecord) -> Result<(), AppError>;
+    /// Newest first, `limit` events older than `before` (a `seq`), filtered.
+    async fn page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<AuditPage, AppError>;
+    async fn verify(&self) -> Result<ChainReport, AppError>;
+}
+
+/// API tokens for CI. Each change is written together with its audit event.
+#[async_trait::async_trait]
+pub trait TokenService: Send + Sync + 'static {
+    async fn list(&self) -> Result<Vec<ApiTokenView>, AppError>;
+    async fn create(
+        &self,
+        by: &Principal,
+        name: &str,
+        scopes: &[Scope],
+        valid_days: u32,
+        audit: AuditRecord,
+    ) -> Result<CreatedToken, AppError>;
+    async fn revoke(
+        &self,
+        by: &Principal,
+        id: &str,
+        audit: AuditRecord,
+    ) -> Result<ApiTokenView, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub overview: Arc<dyn OverviewService>,
+    pub audit: Arc<dyn AuditService>,
+    pub tokens: Arc<dyn TokenService>,
 }
 
 /// The services for this request; their absence is a wiring bug, reported as an internal error.
@@ -50,4 +91,13 @@ pub fn set_page_status(error: &AppError) {
             response.set_status(status);
         }
     }
+}
+
+/// A server function's result on its way out: an error sets the HTTP status that fits it (404, 422, 502…), so
+/// clients and the browser see the same status a page would.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        set_page_status(error);
+    }
+    result
 }

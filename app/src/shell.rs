@@ -1,7 +1,10 @@
 //! The HTML document and the route table.
 
+use crate::api::identity::whoami;
+use crate::components::user_menu::{MainNav, Me, UserMenu};
 use crate::pages::{
-    environment::EnvironmentPage, not_found::NotFound, overview::OverviewPage, service::ServicePage,
+    audit::AuditPage, environment::EnvironmentPage, not_found::NotFound, overview::OverviewPage,
+    service::ServicePage, tokens::TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -41,6 +44,11 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Who is signed in, once per page load; the nav, the header and the pages read it to offer only what the
+    // user may do.
+    let me: Me = Resource::new(|| (), |_| async { whoami().await.ok().flatten() });
+    provide_context(me);
+
     view! {
         <Stylesheet id="leptos" href="/pkg/signalbox.css"/>
         <Title formatter=|text: String| {
@@ -52,15 +60,16 @@ pub fn App() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true"></span>
                     "Signalbox"
                 </A>
-                <nav aria-label="Main">
-                    <A href="/">"Overview"</A>
-                </nav>
+                <MainNav me/>
+                <UserMenu me/>
             </header>
             <main id="main">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/env/:env") view=EnvironmentPage ssr=SsrMode::Async/>
                     <Route path=path!("/env/:env/service/:service") view=ServicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -12,13 +12,35 @@
 //   - login form posts `login` and `password` (what the browser tests fill in); consent is granted
 //     automatically, as for a first-party app, so tests see no consent screen.
 //
-// Env: IDP_PORT (4444), IDP_EXTRA_REDIRECTS / IDP_EXTRA_POST_LOGOUT_REDIRECTS (comma-separated,
-// e.g. for a test server on another port), IDP_JWKS_FILE (signing key, kept so tokens and cached
-// JWKS survive a restart; default end2end/.run/idp-jwks.json).
+// Fault injection, so tests can prove the console *rejects* bad ID tokens from a real provider
+// (a provider that only ever issues good tokens cannot show that a check is missing):
+//   POST /signalbox-idp/fault {"id_token": MODE} sets the mode, GET returns {"id_token": MODE}.
+//   Until reset to "none", every token endpoint response that carries an id_token gets exactly one
+//   defect: wrong-audience (aud "someone-else"), wrong-issuer (iss "http://127.0.0.1:1/evil"),
+//   expired (iat and exp 2 hours earlier), wrong-nonce — each re-signed with the real key and kid,
+//   so the signature is valid and only that one claim is wrong — or tampered (groups set to
+//   ["signalbox-admins"], or [] for a user who has exactly that, without re-signing: the signature
+//   no longer matches) or unsigned (alg none, empty signature). Unknown modes get 400 naming the
+//   allowed ones. The mode is per process and in memory only: this is a test harness on 127.0.0.1,
+//   never an IdP to deploy. end2end/idp/check-faults.mjs checks every mode.
+//
+// Env:
+//   IDP_PORT (4444).
+//   IDP_CONSOLE_URLS: comma-separated console base URLs (e.g. http://127.0.0.1:3910, a test
+//     server on its own port); each gets <base>/auth/callback as redirect URI and
+//     <base>/auth/signed-out and <base>/ as post-logout URIs, so a test picks a free port without
+//     spelling out every URI. http://127.0.0.1:3000 (the demo's console) is always registered.
+//   IDP_EXTRA_REDIRECTS / IDP_EXTRA_POST_LOGOUT_REDIRECTS: more exact URIs, comma-separated.
+//   IDP_JWKS_FILE: signing key, kept so tokens and cached JWKS survive a restart (default
+//     end2end/.run/idp-jwks.json). Created atomically, so IdPs started together share one key.
+//   IDP_EXIT_ON_STDIN_CLOSE=1: exit when stdin closes. Tests spawn the IdP with a piped stdin, so it
+//     dies with the test process even when that is killed without cleaning up.
+// Stdout gets exactly one line, `listening <issuer>`, once the port is open (tests wait for it);
+// everything else goes to stderr.
 
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Provider from 'oidc-provider';
@@ -31,6 +53,7 @@ const list = (v) => (v || '').split(',').map((s) => s.trim()).filter(Boolean);
 
 // The demo users (documented in end2end/stack/README.md). Everyone's password is "demo".
 const USERS = {
+  vera: { name: 'Vera Viewer', role: 'viewer', groups: ['signalbox-viewers'] },
   rita: { name: 'Rita Release', role: 'release manager', groups: ['signalbox-approvers'] },
   eddie: { name: 'Eddie Engineer', role: 'engineer', groups: ['signalbox-deployers'] },
   audrey: { name: 'Audrey Auditor', role: 'auditor', groups: ['signalbox-auditors'] },
@@ -41,22 +64,39 @@ const PASSWORD = 'demo';
 
 function loadJwks() {
   const file = process.env.IDP_JWKS_FILE || join(HERE, '..', '.run', 'idp-jwks.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: `demo-${randomUUID().slice(0, 8)}`, use: 'sig', alg: 'RS256' };
-  const jwks = { keys: [jwk] };
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(jwks), { mode: 0o600 });
-  return jwks;
+  if (!existsSync(file)) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = { ...privateKey.export({ format: 'jwk' }), kid: `demo-${randomUUID().slice(0, 8)}`, use: 'sig', alg: 'RS256' };
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ keys: [jwk] }), { mode: 0o600 });
+    // link() publishes the complete file in one step and fails if another IdP started at the same
+    // moment got there first; then we use its key, so no one reads a half-written file or a key
+    // that is not the one on disk.
+    try {
+      linkSync(tmp, file);
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(tmp);
+    }
+  }
+  return JSON.parse(readFileSync(file, 'utf8'));
 }
+
+// Console base URLs: the demo's, plus any the tests run on.
+const CONSOLES = [...new Set(['http://127.0.0.1:3000', ...list(process.env.IDP_CONSOLE_URLS)].map((b) => b.replace(/\/+$/, '')))];
 
 const configuration = {
   clients: [{
     client_id: 'signalbox',
     client_secret: 'signalbox-demo-secret',
     client_name: 'Signalbox (local demo)',
-    redirect_uris: ['http://127.0.0.1:3000/auth/callback', ...list(process.env.IDP_EXTRA_REDIRECTS)],
-    post_logout_redirect_uris: ['http://127.0.0.1:3000/', ...list(process.env.IDP_EXTRA_POST_LOGOUT_REDIRECTS)],
+    redirect_uris: [...CONSOLES.map((b) => `${b}/auth/callback`), ...list(process.env.IDP_EXTRA_REDIRECTS)],
+    post_logout_redirect_uris: [
+      ...CONSOLES.flatMap((b) => [`${b}/auth/signed-out`, `${b}/`]),
+      ...list(process.env.IDP_EXTRA_POST_LOGOUT_REDIRECTS),
+    ],
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
@@ -103,6 +143,62 @@ const configuration = {
 const provider = new Provider(ISSUER, configuration);
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
+// ID token faults (see the header). Each function gets the decoded header and claims and returns
+// the token to send instead.
+const b64json = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+function resign(header, claims) {
+  const jwk = configuration.jwks.keys.find((k) => k.kid === header.kid);
+  const input = `${b64json(header)}.${b64json(claims)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), createPrivateKey({ key: jwk, format: 'jwk' })).toString('base64url')}`;
+}
+const FAULTS = {
+  none: null,
+  'wrong-audience': (h, c) => resign(h, { ...c, aud: 'someone-else' }),
+  'wrong-issuer': (h, c) => resign(h, { ...c, iss: 'http://127.0.0.1:1/evil' }),
+  expired: (h, c) => resign(h, { ...c, iat: c.iat - 7200, exp: c.exp - 7200 }),
+  'wrong-nonce': (h, c) => resign(h, { ...c, nonce: `not-${c.nonce}` }),
+  tampered: (h, c, token) => {
+    const groups = c.groups?.join() === 'signalbox-admins' ? [] : ['signalbox-admins']; // always a change
+    return `${b64json(h)}.${b64json({ ...c, groups })}.${token.split('.')[2]}`;
+  },
+  unsigned: (h, c) => `${b64json({ alg: 'none', typ: h.typ })}.${b64json(c)}.`,
+};
+let idTokenFault = 'none';
+
+// Runs around oidc-provider's own routes, so the token endpoint has built and signed the real
+// token first; we only rewrite the response body.
+provider.use(async (ctx, next) => {
+  await next();
+  const fault = FAULTS[idTokenFault];
+  if (!fault || ctx.oidc?.route !== 'token' || ctx.status !== 200 || !ctx.body?.id_token) return;
+  const token = ctx.body.id_token;
+  const [header, claims] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
+  ctx.body = { ...ctx.body, id_token: fault(header, claims, token) };
+  console.error(`fault ${idTokenFault}: id_token for ${claims.sub} altered`);
+});
+
+async function faultControl(req, res) {
+  const reply = (status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  if (req.method === 'GET') return reply(200, { id_token: idTokenFault });
+  if (req.method !== 'POST') return reply(405, { error: 'use GET or POST' });
+  let body;
+  try {
+    body = JSON.parse(await readBody(req));
+  } catch {
+    return reply(400, { error: 'body must be JSON like {"id_token": "none"}' });
+  }
+  const mode = body?.id_token;
+  if (!Object.hasOwn(FAULTS, mode)) {
+    return reply(400, { error: `unknown id_token fault ${JSON.stringify(mode)}; allowed: ${Object.keys(FAULTS).join(', ')}` });
+  }
+  idTokenFault = mode;
+  console.error(`fault mode: id_token ${mode}`);
+  return reply(200, { id_token: idTokenFault });
+}
+
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 
 function loginPage(uid, clientId, error) {
@@ -126,14 +222,15 @@ ${error ? `<p role="alert" id="error">${esc(error)}</p>` : ''}
 </body></html>`;
 }
 
-async function readForm(req) {
+async function readBody(req) {
   let body = '';
   for await (const chunk of req) {
     body += chunk;
-    if (body.length > 10_000) throw new Error('form too large');
+    if (body.length > 10_000) throw new Error('body too large');
   }
-  return Object.fromEntries(new URLSearchParams(body));
+  return body;
 }
+const readForm = async (req) => Object.fromEntries(new URLSearchParams(await readBody(req)));
 
 function send(res, status, html) {
   res.writeHead(status, {
@@ -196,6 +293,7 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ ok: true, issuer: ISSUER }));
   }
+  if (path === '/signalbox-idp/fault') return faultControl(req, res);
   if (path.startsWith('/interaction/')) {
     try {
       return await interaction(req, res, path);
@@ -208,8 +306,13 @@ const server = createServer(async (req, res) => {
 });
 
 server.listen(PORT, HOST, () => {
-  console.log(`oidc-provider on ${ISSUER} (discovery ${ISSUER}/.well-known/openid-configuration); client signalbox -> ${configuration.clients[0].redirect_uris.join(', ')}`);
+  console.error(`oidc-provider on ${ISSUER} (discovery ${ISSUER}/.well-known/openid-configuration); client signalbox -> ${configuration.clients[0].redirect_uris.join(', ')}`);
+  console.log(`listening ${ISSUER}`);
 });
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+if (process.env.IDP_EXIT_ON_STDIN_CLOSE === '1') {
+  // Exit at once: server.close() would wait for the browser's keep-alive connections.
+  process.stdin.on('end', () => process.exit(0)).on('close', () => process.exit(0)).resume();
+}

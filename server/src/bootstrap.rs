@@ -1,9 +1,14 @@
 //! Start-up as a library call, so tests run the real thing on port 0: storage (migrations), AWS clients per
 //! environment, one collector per environment, the router. [`Running::stop`] shuts it all down gracefully.
 
+use crate::audit::StoredAudit;
 use crate::aws::EnvironmentAws;
 use crate::config::Config;
 use crate::http::{serve, AppState};
+use crate::identity::gate::Gate;
+use crate::identity::oidc::Oidc;
+use crate::identity::tokens::StoredTokens;
+use crate::identity::IdentitySetupError;
 use crate::overview::CollectedOverview;
 use crate::storage::{self, SharedStorage, StorageError};
 use crate::topology::TopologyCollector;
@@ -28,6 +33,8 @@ pub struct Running {
 pub enum StartError {
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Identity(#[from] IdentitySetupError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
 }
@@ -59,6 +66,8 @@ pub async fn start_with_storage(
     storage: SharedStorage,
 ) -> Result<Running, StartError> {
     let addr = listener.local_addr()?;
+    // Refuse to start without single sign-on: there is no anonymous mode.
+    let (identity, client_secret) = crate::identity::client_secret(&config).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let mut collectors = Vec::new();
@@ -81,12 +90,26 @@ pub async fn start_with_storage(
         collectors.push(collector);
     }
 
+    workers.push(tokio::spawn(delete_expired_sessions(
+        storage.clone(),
+        shutdown_rx.clone(),
+    )));
+
+    let gate = Gate::new(
+        Oidc::new(identity, client_secret),
+        storage.clone(),
+        config.security.clone(),
+        &config.server.public_url,
+    );
     let state = AppState {
         leptos_options: leptos_options(&config, addr),
         services: Services {
             overview: Arc::new(CollectedOverview::new(regional)),
+            audit: Arc::new(StoredAudit::new(storage.clone())),
+            tokens: Arc::new(StoredTokens::new(storage.clone())),
         },
         storage: storage.clone(),
+        gate: Arc::new(gate),
     };
     let mut server_shutdown = shutdown_rx.clone();
     let server = tokio::spawn(serve(listener, state, async move {
@@ -101,6 +124,21 @@ pub async fn start_with_storage(
         server,
         workers,
     })
+}
+
+/// Expired sessions are removed from the database every ten minutes.
+async fn delete_expired_sessions(storage: SharedStorage, mut shutdown: watch::Receiver<bool>) {
+    use tower_sessions::ExpiredDeletion;
+    let store = storage.session_store();
+    loop {
+        if let Err(error) = store.delete_expired().await {
+            tracing::warn!(%error, "could not delete expired sessions");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
 }
 
 impl Running {

@@ -11,12 +11,18 @@ use std::time::Duration;
 
 pub use app::dto::Colour;
 
+mod identity;
+pub use identity::{ClientSecretSource, IdentityConfig, SecurityConfig};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub aws: AwsConfig,
+    /// Single sign-on; `None` when no issuer is configured, and then the console refuses to start.
+    pub identity: Option<IdentityConfig>,
+    pub security: SecurityConfig,
     pub environments: Vec<EnvironmentConfig>,
 }
 
@@ -133,6 +139,10 @@ struct FileConfig {
     log: FileLog,
     #[serde(default)]
     aws: FileAws,
+    #[serde(default)]
+    identity: identity::FileIdentity,
+    #[serde(default)]
+    security: identity::FileSecurity,
     #[serde(default)]
     environments: Vec<EnvironmentConfig>,
 }
@@ -399,6 +409,8 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
     }
 
     validate_environments(&file.environments, aws.region.is_some())?;
+    let identity = identity::resolve_identity(file.identity, env, &public_url)?;
+    let security = identity::resolve_security(file.security, env)?;
 
     Ok(Config {
         server: ServerConfig {
@@ -414,6 +426,8 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         },
         log: LogConfig { level },
         aws,
+        identity,
+        security,
         environments: file.environments,
     })
 }
@@ -590,7 +604,25 @@ mod tests {
 
     #[test]
     fn the_example_file_is_valid_and_describes_the_reference_stack() {
-        let config = Config::from_toml(EXAMPLE, &env(&[])).expect("example config is valid");
+        let config = Config::from_toml(EXAMPLE, &env(&[("SIGNALBOX_OIDC_CLIENT_SECRET", "s")]))
+            .expect("example config is valid");
+        let identity = config
+            .identity
+            .as_ref()
+            .expect("the demo IdP is configured");
+        assert_eq!(
+            identity.redirect_url.as_str(),
+            "http://127.0.0.1:3000/auth/callback"
+        );
+        assert!(
+            !identity.cookie_secure,
+            "plain http on 127.0.0.1 is the one place without Secure"
+        );
+        assert_eq!(
+            identity.roles_for(&["signalbox-approvers".into(), "unknown".into()]),
+            [app::auth::Role::Approver]
+        );
+        assert_eq!(config.security.per_user_per_minute, 100);
         let names: Vec<_> = config
             .environments
             .iter()
@@ -692,6 +724,37 @@ mod tests {
         assert!(err.to_string().contains("pool_sise"), "{err}");
         let err = Config::from_toml("[server\n", &env(&[])).unwrap_err();
         assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+    }
+
+    #[test]
+    fn identity_mistakes_name_the_key() {
+        let secret = ("SIGNALBOX_OIDC_CLIENT_SECRET", "s");
+        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+            ("[identity]\nissuer = \"http://idp\"\n", &[secret], "identity.client_id"),
+            ("[identity]\nissuer = \"http://idp\"\nclient_id = \"c\"\n", &[], "identity.client_secret"),
+            ("[identity]\nissuer = \"not a url\"\nclient_id = \"c\"\n", &[secret], "identity.issuer"),
+            (
+                "[identity]\nissuer = \"http://idp\"\nclient_id = \"c\"\n[identity.roles]\nops = [\"superuser\"]\n",
+                &[secret],
+                "identity.roles.\"ops\"",
+            ),
+            ("", &[("DEFAULT_RATE_LIMIT", "fast")], "DEFAULT_RATE_LIMIT"),
+            (
+                "[identity]\nissuer = \"http://idp\"\nclient_id = \"c\"\n",
+                &[secret, ("SIGNALBOX_COOKIE_SECURE", "maybe")],
+                "SIGNALBOX_COOKIE_SECURE",
+            ),
+        ];
+        for (text, vars, key) in cases {
+            let error = Config::from_toml(text, &env(vars)).unwrap_err().to_string();
+            assert!(error.contains(key), "{key}: {error}");
+        }
+        let public = "[server]\npublic_url = \"https://signalbox.example.com\"\n[identity]\nissuer = \"https://idp\"\nclient_id = \"c\"\n";
+        let config = Config::from_toml(public, &env(&[secret])).unwrap();
+        assert!(
+            config.identity.unwrap().cookie_secure,
+            "anywhere but localhost the cookie is Secure"
+        );
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! the console shows; this crate implements its service traits. The binary is `main.rs`; tests drive
 //! [`bootstrap::start`] on port 0.
 
+pub mod audit;
 pub mod aws;
 pub mod bootstrap;
 pub mod config;
 pub mod http;
+pub mod identity;
 pub mod overview;
 pub mod secret;
 pub mod storage;

@@ -3,13 +3,14 @@
 //!   signalbox                 start the console (the default)
 //!   signalbox check-config    validate the configuration and print it, secrets redacted
 //!   signalbox migrate         bring the database schema up to date and exit
+//!   signalbox audit-verify    re-compute the audit trail's hash chain: exit 0 when intact, 1 at the first break
 
 use server::bootstrap;
 use server::config::Config;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: signalbox [serve | check-config | migrate]\n\
+const USAGE: &str = "usage: signalbox [serve | check-config | migrate | audit-verify]\n\
 configuration: SIGNALBOX_CONFIG=path/to/signalbox.toml plus environment variables; see signalbox.example.toml";
 
 fn main() -> ExitCode {
@@ -48,6 +49,29 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("signalbox: {e}");
                     ExitCode::FAILURE
+                }
+            }
+        }),
+        "audit-verify" => runtime.block_on(async {
+            let storage = match server::storage::connect(&config.database).await {
+                Ok(storage) => storage,
+                Err(e) => {
+                    eprintln!("signalbox: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match server::audit::verify(&storage).await {
+                Ok(report) => {
+                    println!("audit trail {}", report.summary());
+                    if report.is_intact() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("signalbox: {e}");
+                    ExitCode::from(2)
                 }
             }
         }),

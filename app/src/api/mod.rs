@@ -1,2 +1,22 @@
-//! Server functions, one file an area.
+//! Server functions, one file an area, and the rule each one enforces.
+pub mod audit;
+pub mod identity;
 pub mod overview;
+pub mod tokens;
+
+use crate::auth::Permission;
+
+/// What a server function requires, by its URL. The authorisation matrix test takes the list of server
+/// functions from Leptos' own registry and fails for any that is missing here, then checks every role against
+/// this table and [`crate::auth::PERMISSIONS`].
+pub const SERVER_FUNCTION_RULES: &[(&str, Option<Permission>)] = &[
+    ("/api/whoami", None),
+    ("/api/overview", Some(Permission::ViewConsole)),
+    ("/api/environment", Some(Permission::ViewConsole)),
+    ("/api/service", Some(Permission::ViewConsole)),
+    ("/api/audit/page", Some(Permission::ViewAudit)),
+    ("/api/audit/verify", Some(Permission::VerifyAudit)),
+    ("/api/tokens/list", Some(Permission::ManageTokens)),
+    ("/api/tokens/create", Some(Permission::ManageTokens)),
+    ("/api/tokens/revoke", Some(Permission::ManageTokens)),
+];

@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 #[server(endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
-    crate::services::services()?.overview.overview().await
+    crate::auth::require(crate::auth::Permission::ViewConsole, "overview.view").await?;
+    crate::services::respond(crate::services::services()?.overview.overview().await)
 }
 
 #[server(endpoint = "service")]
@@ -12,16 +13,22 @@ pub async fn get_service(
     environment: String,
     service: String,
 ) -> Result<EnvironmentOverview, AppError> {
-    crate::services::services()?
-        .overview
-        .service(&environment, &service)
-        .await
+    crate::auth::require(crate::auth::Permission::ViewConsole, "service.view").await?;
+    crate::services::respond(
+        crate::services::services()?
+            .overview
+            .service(&environment, &service)
+            .await,
+    )
 }
 
 #[server(endpoint = "environment")]
 pub async fn get_environment(name: String) -> Result<EnvironmentOverview, AppError> {
-    crate::services::services()?
-        .overview
-        .environment(&name)
-        .await
+    crate::auth::require(crate::auth::Permission::ViewConsole, "environment.view").await?;
+    crate::services::respond(
+        crate::services::services()?
+            .overview
+            .environment(&name)
+            .await,
+    )
 }

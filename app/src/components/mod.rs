@@ -2,3 +2,4 @@
 pub mod colour;
 pub mod environment_card;
 pub mod error_panel;
+pub mod user_menu;

@@ -1,5 +1,7 @@
 //! One module a screen.
+pub mod audit;
 pub mod environment;
 pub mod not_found;
 pub mod overview;
 pub mod service;
+pub mod tokens;

@@ -99,3 +99,14 @@ impl ParameterStore for SsmParameters {
             .ok_or_else(|| AwsError::not_found(OP, format!("parameter {name}")))
     }
 }
+
+/// Reads one of the console's own secrets (not an environment's): the console's region (`aws.region`) and the
+/// standard credential chain.
+pub async fn read_secure_parameter(
+    config: &crate::config::Config,
+    name: &str,
+) -> Result<Secret<String>, AwsError> {
+    let region = config.aws.region.as_deref().unwrap_or("us-east-1");
+    let sdk = super::sdk_config(&config.aws, region, None, None).await;
+    SsmParameters::new(&sdk).secret(name).await
+}

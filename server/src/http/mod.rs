@@ -1,6 +1,9 @@
-//! HTTP: the router, its layers, and the probes.
+//! HTTP: the router, its layers (security headers, rate limits), the REST API and the probes.
 
+pub mod api_v1;
 pub mod probes;
+pub mod rate_limit;
 pub mod router;
+pub mod security;
 
 pub use router::{build_router, serve, AppState};

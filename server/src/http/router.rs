@@ -1,30 +1,38 @@
-//! The router. Two halves: probes (public, for load balancers) and the console (pages, server functions, static
-//! files). The console half is where the identity layer attaches, so that every page and server function passes
-//! through it; the probes stay outside it.
+//! The router. Probes and static assets are public; everything else passes the identity gate (session or API
+//! token), and every page, server function and API route then checks its own permission. Outermost first:
+//! request id → trace → security headers → body limit → session → gate → routes.
 
 use super::probes::{healthz, readyz};
+use super::security::{security_headers, CspNonce, SecurityHeaders};
+use crate::identity::gate::{gate, Gate};
 use crate::storage::SharedStorage;
+use app::auth::Caller;
 use app::services::Services;
 use app::{shell, App};
-use axum::extract::FromRef;
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::HeaderName;
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Services,
     pub storage: SharedStorage,
+    pub gate: Arc<Gate>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -34,6 +42,20 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const SESSION_COOKIE: &str = "signalbox_session";
+
+/// Hands what the gate and the header layer worked out to the Leptos context of pages and server functions.
+fn provide_request_context(services: Services) {
+    provide_context(services);
+    if let Some(parts) = use_context::<axum::http::request::Parts>() {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            provide_context(caller.clone());
+        }
+        if let Some(CspNonce(nonce)) = parts.extensions.get::<CspNonce>() {
+            provide_context(leptos::nonce::Nonce::from_value(nonce.as_str()));
+        }
+    }
+}
 
 /// The whole application as a router, ready to serve or to drive in tests.
 pub fn build_router(state: AppState) -> Router {
@@ -44,31 +66,43 @@ pub fn build_router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(services.clone()),
+            move || provide_request_context(services.clone()),
             move || shell(options.clone()),
         )
+        .route("/audit/export.csv", get(crate::audit::export::export_csv))
+        .route("/audit/export.json", get(crate::audit::export::export_json))
+        .merge(crate::identity::routes::routes())
+        .merge(super::api_v1::router(&state))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
 
     let probes: Router<AppState> = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
 
+    let identity = state.gate.oidc.config();
+    let sessions = SessionManagerLayer::new(state.storage.session_store())
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        // Lax, not Strict: the way back from the IdP is a cross-site navigation that must carry the cookie.
+        .with_same_site(SameSite::Lax)
+        .with_secure(identity.cookie_secure)
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            identity.idle_timeout.as_secs() as i64,
+        )));
+    let headers = SecurityHeaders {
+        issuer_origin: Some(identity.issuer.origin().ascii_serialization()),
+        allow_websocket: matches!(state.leptos_options.env, leptos::config::Env::DEV),
+    };
+    let max_body = state.gate.security.max_body_bytes;
+
     probes
         .merge(console)
+        .layer(from_fn_with_state(state.clone(), gate))
+        .layer(sessions)
         .with_state(state)
-        // The seed's security headers; the Content-Security-Policy (with a nonce for hydration) comes with sign-in.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(from_fn_with_state(headers, security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

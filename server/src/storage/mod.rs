@@ -2,13 +2,16 @@
 //! queries, one migrations folder per backend embedded in the binary and run at start, a transaction around every
 //! multi-statement write. `tests/storage.rs` runs one conformance suite against both.
 
+mod identity;
 mod postgres;
 mod sqlite;
 
 use crate::config::DatabaseConfig;
+use app::dto::{AuditEvent, AuditRecord};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+pub use identity::{ApiTokenRow, AuditQuery, DatabaseSessionStore};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -89,6 +92,44 @@ pub trait Storage: Send + Sync + 'static {
         environment: &str,
         limit: u32,
     ) -> Result<Vec<TopologyChange>, StorageError>;
+
+    /// Sessions in this database.
+    fn session_store(&self) -> DatabaseSessionStore;
+
+    /// Seals `record` onto the end of the audit chain, in its own transaction.
+    async fn append_audit(&self, record: &AuditRecord) -> Result<AuditEvent, StorageError>;
+    /// Newest first: up to `limit` events with `seq < before`, matching `query`.
+    async fn audit_page(
+        &self,
+        query: &AuditQuery,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StorageError>;
+    /// Oldest first: up to `limit` events with `seq > after` (for the verifier and the export).
+    async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StorageError>;
+
+    /// Stores a new token and its audit event in one transaction.
+    async fn insert_api_token(
+        &self,
+        token: &ApiTokenRow,
+        audit: &AuditRecord,
+    ) -> Result<(), StorageError>;
+    /// Marks the token revoked and records the audit event in one transaction; `None` when no token has that id.
+    async fn revoke_api_token(
+        &self,
+        id: &str,
+        by: &str,
+        at: OffsetDateTime,
+        audit: &AuditRecord,
+    ) -> Result<Option<ApiTokenRow>, StorageError>;
+    /// Newest first.
+    async fn api_tokens(&self) -> Result<Vec<ApiTokenRow>, StorageError>;
+    async fn api_token_by_secret_hash(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<ApiTokenRow>, StorageError>;
+    /// Records a use; skipped when the last one is under a minute old, so CI polling does not write per request.
+    async fn touch_api_token(&self, id: &str, at: OffsetDateTime) -> Result<(), StorageError>;
 }
 
 pub type SharedStorage = Arc<dyn Storage>;
@@ -146,7 +187,45 @@ impl From<ChangeRow> for TopologyChange {
 /// The queries, written once: both backends accept `$N` placeholders, `ON CONFLICT … DO UPDATE` and `LIMIT $N`,
 /// so one body serves SQLite and PostgreSQL. Each backend module provides its pool field and `MIGRATOR`.
 macro_rules! storage_impl {
-    ($store:ty, $backend:expr) => {
+    ($store:ty, $backend:expr, $db:ty) => {
+        impl $store {
+            /// Appends inside `tx`, which holds the chain lock (see `begin_chain`), so the event commits or rolls
+            /// back with the change it describes.
+            async fn append_audit_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                record: &app::dto::AuditRecord,
+            ) -> Result<app::dto::AuditEvent, $crate::storage::StorageError> {
+                let last: Option<(i64, String)> =
+                    sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                let event = $crate::audit::chain::seal(record.clone(), last, time::OffsetDateTime::now_utc());
+                sqlx::query(
+                    "INSERT INTO audit_events (seq, occurred_at, actor, actor_kind, authority, action, target,
+                     environment, parameters, outcome, reason, request_id, client_addr, prev_hash, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(event.seq)
+                .bind(&event.occurred_at)
+                .bind(&event.record.actor)
+                .bind(&event.record.actor_kind)
+                .bind(&event.record.authority)
+                .bind(&event.record.action)
+                .bind(&event.record.target)
+                .bind(&event.record.environment)
+                .bind(&event.record.parameters)
+                .bind(event.record.outcome.as_str())
+                .bind(&event.record.reason)
+                .bind(&event.record.request_id)
+                .bind(&event.record.client_addr)
+                .bind(&event.prev_hash)
+                .bind(&event.hash)
+                .execute(&mut **tx)
+                .await?;
+                Ok(event)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::storage::Storage for $store {
             fn backend(&self) -> $crate::storage::Backend {
@@ -230,7 +309,160 @@ macro_rules! storage_impl {
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
+
+            fn session_store(&self) -> $crate::storage::DatabaseSessionStore {
+                self.sessions.clone()
+            }
+
+            #[tracing::instrument(skip_all, fields(action = %record.action))]
+            async fn append_audit(
+                &self,
+                record: &app::dto::AuditRecord,
+            ) -> Result<app::dto::AuditEvent, $crate::storage::StorageError> {
+                let mut tx = self.begin_chain().await?;
+                let event = Self::append_audit_in(&mut tx, record).await?;
+                tx.commit().await?;
+                Ok(event)
+            }
+
+            async fn audit_page(
+                &self,
+                query: &$crate::storage::AuditQuery,
+                before: Option<i64>,
+                limit: u32,
+            ) -> Result<Vec<app::dto::AuditEvent>, $crate::storage::StorageError> {
+                let rows: Vec<$crate::storage::identity::AuditRow> = sqlx::query_as(
+                    "SELECT * FROM audit_events
+                     WHERE ($1 IS NULL OR actor = $1)
+                       AND ($2 IS NULL OR action = $2 OR action LIKE $2 || '.%')
+                       AND ($3 IS NULL OR environment = $3)
+                       AND ($4 IS NULL OR occurred_at >= $4)
+                       AND ($5 IS NULL OR occurred_at < $5)
+                       AND ($6 IS NULL OR seq < $6)
+                     ORDER BY seq DESC LIMIT $7",
+                )
+                .bind(&query.actor)
+                .bind(&query.action)
+                .bind(&query.environment)
+                .bind(&query.from)
+                .bind(&query.until)
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn audit_chain(
+                &self,
+                after: i64,
+                limit: u32,
+            ) -> Result<Vec<app::dto::AuditEvent>, $crate::storage::StorageError> {
+                let rows: Vec<$crate::storage::identity::AuditRow> =
+                    sqlx::query_as("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+                        .bind(after)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn insert_api_token(
+                &self,
+                token: &$crate::storage::ApiTokenRow,
+                audit: &app::dto::AuditRecord,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.begin_chain().await?;
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, name, scopes, secret_hash, created_by, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&token.id)
+                .bind(&token.name)
+                .bind(&token.scopes)
+                .bind(&token.secret_hash)
+                .bind(&token.created_by)
+                .bind(token.created_at)
+                .bind(token.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revoke_api_token(
+                &self,
+                id: &str,
+                by: &str,
+                at: time::OffsetDateTime,
+                audit: &app::dto::AuditRecord,
+            ) -> Result<Option<$crate::storage::ApiTokenRow>, $crate::storage::StorageError> {
+                let mut tx = self.begin_chain().await?;
+                // Revoking twice keeps the first revocation's time and author.
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $2, revoked_by = $3 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(by)
+                .execute(&mut *tx)
+                .await?;
+                let row: Option<$crate::storage::ApiTokenRow> =
+                    sqlx::query_as("SELECT * FROM api_tokens WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if row.is_none() {
+                    return Ok(None);
+                }
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+
+            async fn api_tokens(&self) -> Result<Vec<$crate::storage::ApiTokenRow>, $crate::storage::StorageError> {
+                Ok(sqlx::query_as("SELECT * FROM api_tokens ORDER BY created_at DESC, id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn api_token_by_secret_hash(
+                &self,
+                secret_hash: &str,
+            ) -> Result<Option<$crate::storage::ApiTokenRow>, $crate::storage::StorageError> {
+                Ok(sqlx::query_as("SELECT * FROM api_tokens WHERE secret_hash = $1")
+                    .bind(secret_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn touch_api_token(
+                &self,
+                id: &str,
+                at: time::OffsetDateTime,
+            ) -> Result<(), $crate::storage::StorageError> {
+                sqlx::query(
+                    "UPDATE api_tokens SET last_used_at = $2
+                     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(at - time::Duration::minutes(1))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
         }
     };
 }
 pub(crate) use storage_impl;
+
+/// The browser gets a reference to the log line, never the database's message.
+impl From<StorageError> for app::error::AppError {
+    fn from(error: StorageError) -> Self {
+        let reference = crate::identity::tokens::short_reference();
+        tracing::error!(%reference, %error, "storage error");
+        app::error::AppError::Internal { reference }
+    }
+}

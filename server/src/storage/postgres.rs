@@ -7,6 +7,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    sessions: super::DatabaseSessionStore,
 }
 
 impl PostgresStore {
@@ -23,8 +24,25 @@ impl PostgresStore {
             })?;
         // Several replicas may start at once: sqlx takes an advisory lock around the migration run.
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore { pool })
+        let sessions = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
+        sessions.migrate().await?;
+        Ok(PostgresStore {
+            pool,
+            sessions: super::DatabaseSessionStore::Postgres(sessions),
+        })
+    }
+
+    /// Replicas append to one chain: a transaction-scoped advisory lock makes them take turns, and is released
+    /// by commit or rollback.
+    async fn begin_chain(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7105812)")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 }
 
-super::storage_impl!(PostgresStore, Backend::Postgres);
+super::storage_impl!(PostgresStore, Backend::Postgres, sqlx::Postgres);

@@ -11,6 +11,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    sessions: super::DatabaseSessionStore,
 }
 
 impl SqliteStore {
@@ -46,8 +47,19 @@ impl SqliteStore {
             .await
             .map_err(connect_error)?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let sessions = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
+        sessions.migrate().await?;
+        Ok(SqliteStore {
+            pool,
+            sessions: super::DatabaseSessionStore::Sqlite(sessions),
+        })
+    }
+
+    /// SQLite takes its write lock at BEGIN IMMEDIATE (waiting up to the busy timeout), so two appends cannot
+    /// both read the same chain head.
+    async fn begin_chain(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StorageError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
-super::storage_impl!(SqliteStore, Backend::Sqlite);
+super::storage_impl!(SqliteStore, Backend::Sqlite, sqlx::Sqlite);

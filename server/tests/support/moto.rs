@@ -146,6 +146,7 @@ impl Moto {
             ("SIGNALBOX_AWS_ATTEMPT_TIMEOUT_MS", "5000"),
             ("SIGNALBOX_AWS_OPERATION_TIMEOUT_MS", "8000"),
             ("SIGNALBOX_POLL_INTERVAL_SECS", "1"),
+            ("SIGNALBOX_OIDC_CLIENT_SECRET", "signalbox-demo-secret"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,0 +1,366 @@
+//! The audit trail's storage on both backends: appends seal a chain, pages are keyset and filtered, a state change
+//! and its event commit together, and the verifier finds a modified, a deleted and a reordered row.
+
+mod support;
+
+use app::dto::{AuditRecord, Outcome};
+use server::config::DatabaseConfig;
+use server::secret::DatabaseUrl;
+use server::storage::{self, ApiTokenRow, AuditQuery, SharedStorage};
+use std::future::Future;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Raw access to the same database, to do what an attacker with SQL access would.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    async fn exec(&self, sql: &str) {
+        match self {
+            Raw::Sqlite(pool) => {
+                sqlx::raw_sql(sql).execute(pool).await.expect(sql);
+            }
+            Raw::Postgres(pool) => {
+                sqlx::raw_sql(sql).execute(pool).await.expect(sql);
+            }
+        }
+    }
+}
+
+fn config(url: &str) -> DatabaseConfig {
+    DatabaseConfig {
+        url: DatabaseUrl::new(url),
+        pool_size: 5,
+        pool_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(SharedStorage, Raw) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("audit.db").display()
+    );
+    let store = storage::connect(&config(&url)).await.expect("sqlite store");
+    let raw = Raw::Sqlite(sqlx::SqlitePool::connect(&url).await.unwrap());
+    test(store, raw).await;
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(SharedStorage, Raw) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let database = support::postgres::create_database().await;
+    let store = storage::connect(&config(&database.url))
+        .await
+        .expect("postgres store");
+    let raw_pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+    test(store, Raw::Postgres(raw_pool.clone())).await;
+    raw_pool.close().await;
+    support::postgres::drop_database(&database).await;
+}
+
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sqlite() {
+                on_sqlite($body).await;
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                on_postgres($body).await;
+            }
+        }
+    };
+}
+
+fn record(actor: &str, action: &str, environment: Option<&str>) -> AuditRecord {
+    AuditRecord {
+        actor: actor.into(),
+        actor_kind: "user".into(),
+        authority: "approver".into(),
+        action: action.into(),
+        target: "production/api".into(),
+        environment: environment.map(str::to_string),
+        parameters: r#"{"to":"green"}"#.into(),
+        outcome: Outcome::Allowed,
+        reason: String::new(),
+        request_id: "req".into(),
+        client_addr: "127.0.0.1".into(),
+    }
+}
+
+async fn append(store: &SharedStorage, n: usize) {
+    for i in 0..n {
+        let actor = if i % 2 == 0 { "rita" } else { "eddie" };
+        let environment = if i % 3 == 0 {
+            Some("production")
+        } else {
+            Some("staging")
+        };
+        store
+            .append_audit(&record(
+                actor,
+                &format!("deploy.step{}", i % 4),
+                environment,
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+on_both!(
+    appends_form_one_chain_and_pages_are_filtered_keyset,
+    |store: SharedStorage, _raw: Raw| async move {
+        append(&store, 30).await;
+        let report = server::audit::verify(&store).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.events, 30);
+
+        let all = AuditQuery::default();
+        let first = store.audit_page(&all, None, 10).await.unwrap();
+        assert_eq!(
+            first.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (21..=30).rev().collect::<Vec<_>>()
+        );
+        let second = store.audit_page(&all, Some(21), 10).await.unwrap();
+        assert_eq!(second.first().unwrap().seq, 20);
+
+        let rita = AuditQuery {
+            actor: Some("rita".into()),
+            ..Default::default()
+        };
+        let events = store.audit_page(&rita, None, 100).await.unwrap();
+        assert_eq!(events.len(), 15);
+        assert!(events.iter().all(|e| e.record.actor == "rita"));
+
+        // An action filter is a prefix at a dot: "deploy" matches deploy.step0, "deploy.step1" only itself.
+        let deploy = AuditQuery {
+            action: Some("deploy".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            store.audit_page(&deploy, None, 100).await.unwrap().len(),
+            30
+        );
+        let step1 = AuditQuery {
+            action: Some("deploy.step1".into()),
+            ..Default::default()
+        };
+        assert!(store
+            .audit_page(&step1, None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.record.action == "deploy.step1"));
+
+        let production = AuditQuery {
+            environment: Some("production".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .audit_page(&production, None, 100)
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
+
+        let future = server::audit::chain::canonical_time(
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        );
+        let later = AuditQuery {
+            from: Some(future.clone()),
+            ..Default::default()
+        };
+        assert!(store
+            .audit_page(&later, None, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        let before_future = AuditQuery {
+            until: Some(future),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .audit_page(&before_future, None, 100)
+                .await
+                .unwrap()
+                .len(),
+            30
+        );
+    }
+);
+
+on_both!(
+    concurrent_appends_from_many_tasks_keep_one_unbroken_chain,
+    |store: SharedStorage, _raw: Raw| async move {
+        let tasks: Vec<_> = (0..4)
+            .map(|t| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for i in 0..15 {
+                        store
+                            .append_audit(&record(&format!("task{t}"), &format!("x.{i}"), None))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let report = server::audit::verify(&store).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.events, 60);
+    }
+);
+
+on_both!(
+    the_verifier_finds_a_modified_row,
+    |store: SharedStorage, raw: Raw| async move {
+        append(&store, 10).await;
+        raw.exec("UPDATE audit_events SET parameters = '{\"to\":\"blue\"}' WHERE seq = 4")
+            .await;
+        let report = server::audit::verify(&store).await.unwrap();
+        let broken = report.broken.expect("a modified row is found");
+        assert_eq!(broken.seq, 4);
+        assert!(broken.problem.contains("modified"), "{}", broken.problem);
+    }
+);
+
+on_both!(
+    the_verifier_finds_a_deleted_row,
+    |store: SharedStorage, raw: Raw| async move {
+        append(&store, 10).await;
+        raw.exec("DELETE FROM audit_events WHERE seq = 6").await;
+        let broken = server::audit::verify(&store)
+            .await
+            .unwrap()
+            .broken
+            .expect("a deleted row is found");
+        assert_eq!(broken.seq, 6);
+        assert!(broken.problem.contains("missing"), "{}", broken.problem);
+
+        // Renumbering the rows after the deletion does not hide it: the next event no longer links.
+        raw.exec("UPDATE audit_events SET seq = seq - 1 WHERE seq > 6")
+            .await;
+        let broken = server::audit::verify(&store)
+            .await
+            .unwrap()
+            .broken
+            .expect("still found");
+        assert_eq!(broken.seq, 6);
+    }
+);
+
+on_both!(
+    the_verifier_finds_reordered_rows,
+    |store: SharedStorage, raw: Raw| async move {
+        append(&store, 10).await;
+        // Swap events 3 and 4 by exchanging their seq numbers.
+        raw.exec("UPDATE audit_events SET seq = -3 WHERE seq = 3")
+            .await;
+        raw.exec("UPDATE audit_events SET seq = 3 WHERE seq = 4")
+            .await;
+        raw.exec("UPDATE audit_events SET seq = 4 WHERE seq = -3")
+            .await;
+        let broken = server::audit::verify(&store)
+            .await
+            .unwrap()
+            .broken
+            .expect("reordering is found");
+        assert_eq!(broken.seq, 3);
+    }
+);
+
+fn token(id: &str) -> ApiTokenRow {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    ApiTokenRow {
+        id: id.into(),
+        name: "ci".into(),
+        scopes: "read".into(),
+        secret_hash: format!("hash-{id}"),
+        created_by: "ada".into(),
+        created_at: now,
+        expires_at: now + time::Duration::days(30),
+        last_used_at: None,
+        revoked_at: None,
+        revoked_by: None,
+    }
+}
+
+on_both!(
+    a_state_change_and_its_audit_event_commit_or_fail_together,
+    |store: SharedStorage, _raw: Raw| async move {
+        store
+            .insert_api_token(&token("t1"), &record("ada", "token.create", None))
+            .await
+            .unwrap();
+        assert_eq!(store.audit_chain(0, 100).await.unwrap().len(), 1);
+
+        // The same id again violates the primary key: neither the token nor its event is written.
+        let error = store
+            .insert_api_token(&token("t1"), &record("ada", "token.create", None))
+            .await;
+        assert!(error.is_err());
+        assert_eq!(
+            store.audit_chain(0, 100).await.unwrap().len(),
+            1,
+            "no event without its change"
+        );
+        assert_eq!(store.api_tokens().await.unwrap().len(), 1);
+
+        let now = OffsetDateTime::now_utc();
+        let revoked = store
+            .revoke_api_token("t1", "ada", now, &record("ada", "token.revoke", None))
+            .await
+            .unwrap()
+            .expect("token exists");
+        assert_eq!(revoked.revoked_by.as_deref(), Some("ada"));
+        assert!(store
+            .revoke_api_token("nope", "ada", now, &record("ada", "token.revoke", None))
+            .await
+            .unwrap()
+            .is_none());
+        let actions: Vec<_> = store
+            .audit_chain(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.record.action)
+            .collect();
+        assert_eq!(
+            actions,
+            ["token.create", "token.revoke"],
+            "an unknown token's revocation writes nothing"
+        );
+
+        let found = store
+            .api_token_by_secret_hash("hash-t1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(found.revoked_at.is_some());
+        store.touch_api_token("t1", now).await.unwrap();
+        let touched = store
+            .api_token_by_secret_hash("hash-t1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(touched.last_used_at.is_some());
+    }
+);
