@@ -200,6 +200,10 @@ impl Oidc {
             // A redirect from a discovery or token endpoint is refused, not followed (SSRF).
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))
+            // No idle connections kept: a sign-in makes two or three calls minutes apart, and reusing a connection
+            // the IdP has meanwhile closed fails the token exchange ("connection closed before message completed",
+            // seen with the demo IdP).
+            .pool_max_idle_per_host(0)
             .timeout(Duration::from_secs(10))
             .build()
             .expect("the HTTP client for the identity provider");

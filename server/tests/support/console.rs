@@ -65,11 +65,23 @@ impl TestConsole {
     pub async fn browser_as(&self, user: &str) -> Browser {
         let browser = Browser::new();
         let landed = browser.sign_in(&self.base, user, "/").await;
-        assert_eq!(
-            landed.status, 200,
-            "{user} lands on the overview: {}",
-            landed.body
-        );
+        if landed.status != 200 {
+            let reasons: Vec<String> = self
+                .audit()
+                .await
+                .into_iter()
+                .map(|e| {
+                    format!(
+                        "{} {:?} {}",
+                        e.record.action, e.record.outcome, e.record.reason
+                    )
+                })
+                .collect();
+            panic!(
+                "{user} did not land on the overview ({}): {reasons:#?}",
+                landed.status
+            );
+        }
         browser
     }
 
