@@ -729,7 +729,8 @@ mod tests {
     #[test]
     fn identity_mistakes_name_the_key() {
         let secret = ("SIGNALBOX_OIDC_CLIENT_SECRET", "s");
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             ("[identity]\nissuer = \"http://idp\"\n", &[secret], "identity.client_id"),
             ("[identity]\nissuer = \"http://idp\"\nclient_id = \"c\"\n", &[], "identity.client_secret"),
             ("[identity]\nissuer = \"not a url\"\nclient_id = \"c\"\n", &[secret], "identity.issuer"),

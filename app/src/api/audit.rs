@@ -1,5 +1,8 @@
+#[cfg(feature = "ssr")]
 use crate::auth::Permission;
-use crate::dto::{AuditFilter, AuditPage, ChainReport, Outcome};
+#[cfg(feature = "ssr")]
+use crate::dto::Outcome;
+use crate::dto::{AuditFilter, AuditPage, ChainReport};
 use crate::error::AppError;
 use leptos::prelude::*;
 

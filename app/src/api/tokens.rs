@@ -1,5 +1,8 @@
+#[cfg(feature = "ssr")]
 use crate::auth::{Permission, Scope};
-use crate::dto::{ApiTokenView, CreatedToken, Outcome};
+#[cfg(feature = "ssr")]
+use crate::dto::Outcome;
+use crate::dto::{ApiTokenView, CreatedToken};
 use crate::error::AppError;
 use leptos::prelude::*;
 
