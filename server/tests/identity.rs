@@ -501,3 +501,45 @@ async fn per_address_limits_stop_anonymous_floods() {
     // The probes are never limited.
     assert_eq!(anonymous.get(&console.url("/healthz")).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_session_expires() {
+    let console = TestConsole::start(false, |config| {
+        config.environments.clear();
+        config.identity.as_mut().unwrap().idle_timeout = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let browser = console.browser_as("vera").await;
+    assert!(whoami(&browser, &console).await.is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert!(
+        whoami(&browser, &console).await.is_none(),
+        "idle for longer than the timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_active_session_still_ends_at_its_absolute_lifetime() {
+    let console = TestConsole::start(false, |config| {
+        config.environments.clear();
+        config.identity.as_mut().unwrap().absolute_lifetime = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let browser = console.browser_as("vera").await;
+    for _ in 0..3 {
+        assert!(
+            whoami(&browser, &console).await.is_some(),
+            "active within the lifetime"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        whoami(&browser, &console).await.is_none(),
+        "past the absolute lifetime"
+    );
+    let event = last(&console.audit().await, "auth.session_expired");
+    assert_eq!(event.record.actor, "vera");
+    let page = browser.get(&console.url("/")).await;
+    assert_eq!(page.status, 303, "sent to sign in again");
+}

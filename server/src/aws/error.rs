@@ -65,7 +65,11 @@ impl AwsError {
                 "AWS refused access ({}); check the role's permissions",
                 self.operation
             ),
-            AwsErrorKind::NotFound => format!("not found in AWS: {}", self.detail),
+            // With an AWS error code the detail is AWS's text; without one it is ours (`AwsError::not_found`).
+            AwsErrorKind::NotFound => match &self.code {
+                Some(code) => format!("not found in AWS ({}, {code})", self.operation),
+                None => format!("not found in AWS: {}", self.detail),
+            },
             AwsErrorKind::Service => format!("AWS answered with an error ({})", self.operation),
         }
     }
