@@ -66,11 +66,7 @@ pub fn LoadedEnvironment(result: Resource<Result<EnvironmentOverview, AppError>>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || result.get().map(|result| match result {
                 Ok(environment) => view! { <EnvironmentCard environment/> }.into_any(),
-                Err(error) => {
-                    #[cfg(feature = "ssr")]
-                    crate::services::set_page_status(&error);
-                    view! { <ErrorPanel error/> }.into_any()
-                }
+                Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
         </Transition>
     }

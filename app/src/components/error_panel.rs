@@ -1,9 +1,12 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// An error as the person using the console should read it: what happened and what they can do.
+/// An error as the person using the console should read it: what happened and what they can do. Rendered on the
+/// server, it also gives the page the error's HTTP status (404 for an unknown name, 403 for a refusal).
 #[component]
 pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::services::set_page_status(&error);
     let (title, hint) = match &error {
         AppError::Unauthorized => ("Sign-in required", "Sign in again to continue."),
         AppError::Forbidden { .. } => {

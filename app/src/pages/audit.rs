@@ -105,11 +105,7 @@ pub fn AuditPage() -> impl IntoView {
                         </nav>
                     }.into_any()
                 }
-                Err(error) => {
-                    #[cfg(feature = "ssr")]
-                    crate::services::set_page_status(&error);
-                    view! { <ErrorPanel error/> }.into_any()
-                }
+                Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
         </Transition>
     }

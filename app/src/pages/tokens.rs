@@ -50,11 +50,7 @@ pub fn TokensPage() -> impl IntoView {
                     </section>
                     <TokenList tokens=list revoke/>
                 }.into_any(),
-                Err(error) => {
-                    #[cfg(feature = "ssr")]
-                    crate::services::set_page_status(&error);
-                    view! { <ErrorPanel error/> }.into_any()
-                }
+                Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
         </Transition>
     }
