@@ -1,6 +1,7 @@
 // The Overview against the seeded reference stack: live colours and task counts read from the emulator through
-// the console's AWS adapters, rendered on the server and hydrated in the browser.
-import { test, expect } from '@playwright/test';
+// the console's AWS adapters, rendered on the server and hydrated in the browser. The console sits behind single
+// sign-on: each test signs in as vera (viewer) through the local provider first.
+import { test, expect, signIn } from './auth.mjs';
 import { mkdirSync } from 'node:fs';
 
 const screenshots = new URL('../screenshots/', import.meta.url).pathname;
@@ -11,9 +12,12 @@ function service(page, environment, name) {
 }
 
 test('the Overview shows every environment with its live colours and task counts', async ({ page }) => {
+  await signIn(page, 'vera');
+  // Loaded again, signed in: the Overview itself answers 200 (the sign-in ended in a redirect to it).
   const response = await page.goto('/');
   expect(response.status()).toBe(200);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('header.topbar .user-name')).toHaveText('Vera Viewer');
   await expect(page).toHaveTitle(/Overview · Signalbox/);
 
   // The seeder makes blue live in production and green live in staging.
@@ -34,8 +38,7 @@ test('the Overview shows every environment with its live colours and task counts
 });
 
 test('Refresh re-reads through a server function once hydrated', async ({ page }) => {
-  await page.goto('/');
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await signIn(page, 'vera');
   const call = page.waitForResponse((r) => r.url().includes('/api/overview') && r.status() === 200);
   await page.getByRole('button', { name: 'Refresh' }).click();
   const body = await (await call).json();
@@ -44,6 +47,7 @@ test('Refresh re-reads through a server function once hydrated', async ({ page }
 });
 
 test('environments and services have their own pages; unknown ones are 404 pages', async ({ page }) => {
+  await signIn(page, 'vera');
   const ok = await page.goto('/env/staging');
   expect(ok.status()).toBe(200);
   await expect(page.locator('section[data-environment="staging"]')).toBeVisible();

@@ -318,6 +318,17 @@ async fn a_user_whose_groups_map_to_no_role_sees_no_access_and_gets_no_session()
         "{}",
         page.body
     );
+    // No session to end here, but the provider's: a way to sign in as someone else.
+    let sign_out_at = page
+        .body
+        .find("id=\"sign-out\" href=\"")
+        .expect("a sign-out link")
+        + 20;
+    assert!(
+        page.body[sign_out_at..].starts_with(&console.idp.issuer),
+        "{}",
+        page.body
+    );
     assert_refused(&console, &browser, &page, 403, "map to no role").await;
 }
 

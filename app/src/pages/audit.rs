@@ -84,8 +84,10 @@ pub fn AuditPage() -> impl IntoView {
             <label>"Environment" <input name="environment" prop:value=value("environment")/></label>
             <label>"From" <input name="from" prop:value=value("from") placeholder="YYYY-MM-DD"/></label>
             <label>"Until" <input name="until" prop:value=value("until") placeholder="YYYY-MM-DD"/></label>
-            <button class="button" type="submit">"Filter"</button>
-            <a href="/audit">"Clear"</a>
+            <div class="filter-actions">
+                <button class="button" type="submit">"Filter"</button>
+                <a href="/audit">"Clear"</a>
+            </div>
         </form>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || page.get().map(|result| match result {
@@ -134,7 +136,7 @@ fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
                         view! {
                             <tr data-seq=event.seq data-action=event.record.action.clone() data-outcome=outcome>
                                 <td class="num">{event.seq}</td>
-                                <td class="nowrap">{event.occurred_at.replace('T', " ").trim_end_matches('Z').to_string()}</td>
+                                <td class="nowrap" title=event.occurred_at.clone()>{event.occurred_at.get(..19).unwrap_or(&event.occurred_at).replace('T', " ")}</td>
                                 <td>{event.record.actor.clone()}<div class="muted small">{event.record.authority.clone()}</div></td>
                                 <td><code>{event.record.action.clone()}</code></td>
                                 <td>{target}</td>
@@ -159,10 +161,12 @@ fn VerifyPanel() -> impl IntoView {
     let result = move || {
         verify.value().get().map(|result: Result<ChainReport, AppError>| match result {
             Ok(report) if report.is_intact() => view! {
-                <p class="chain-ok" id="chain-result" data-intact="true">"Intact. " {report.summary()}</p>
+                <p class="chain-ok" id="chain-result" data-intact="true">
+                    "Intact. " {report.events} " events checked; head " <code>{report.head.clone().unwrap_or_default()}</code>
+                </p>
             }.into_any(),
             Ok(report) => view! {
-                <p class="chain-broken" id="chain-result" data-intact="false" role="alert">"Tampered: " {report.summary()}</p>
+                <p class="chain-broken" id="chain-result" data-intact="false" role="alert">"Tampered. " {report.summary()}</p>
             }.into_any(),
             Err(error) => view! { <ErrorPanel error/> }.into_any(),
         })

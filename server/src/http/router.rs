@@ -61,6 +61,7 @@ fn provide_request_context(services: Services) {
 pub fn build_router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
+    let fallback_services = state.services.clone();
     let options = state.leptos_options.clone();
     let console: Router<AppState> = Router::new()
         .leptos_routes_with_context(
@@ -73,7 +74,14 @@ pub fn build_router(state: AppState) -> Router {
         .route("/audit/export.json", get(crate::audit::export::export_json))
         .merge(crate::identity::routes::routes())
         .merge(super::api_v1::router(&state))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        // The 404 page is the app too: it needs the caller (the header) and the CSP nonce like any page.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_request_context(fallback_services.clone()),
+            shell,
+        ));
 
     let probes: Router<AppState> = Router::new()
         .route("/healthz", get(healthz))

@@ -49,7 +49,9 @@ pub fn sign_in_again(title: &str, status: u16, explanation: &str) -> Response {
     )
 }
 
-pub fn no_access(name: &str, groups: &[String]) -> Response {
+/// `sign_out`: the provider's end-session URL, so the person can sign in as someone else (no Signalbox session
+/// exists to end).
+pub fn no_access(name: &str, groups: &[String], sign_out: Option<&str>) -> Response {
     let groups = if groups.is_empty() {
         "no groups".to_string()
     } else {
@@ -65,8 +67,9 @@ pub fn no_access(name: &str, groups: &[String]) -> Response {
         &format!(
             r#"<p id="no-access">You signed in as <strong>{}</strong>, but your groups ({groups}) give no Signalbox role.</p>
 <p>Ask an administrator to add you to a group that maps to a role (viewer, deployer, approver, auditor or admin). The attempt was recorded.</p>
-<form method="post" action="/auth/logout"><button type="submit">Sign out</button></form>"#,
-            escape(name)
+<p><a class="button" id="sign-out" href="{}">Sign out of the identity provider</a></p>"#,
+            escape(name),
+            escape(sign_out.unwrap_or("/auth/signed-out"))
         ),
     )
 }

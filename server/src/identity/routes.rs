@@ -203,7 +203,12 @@ async fn callback(
             ),
         )
         .await;
-        return pages::no_access(&user.name, &user.groups);
+        let sign_out = state.gate.oidc.end_session_url(Some(&user.id_token)).await;
+        return pages::no_access(
+            &user.name,
+            &user.groups,
+            sign_out.as_ref().map(|u| u.as_str()),
+        );
     }
     // A new session id at sign-in, so an id planted before sign-in is worth nothing after it.
     if let Err(error) = session.cycle_id().await {
