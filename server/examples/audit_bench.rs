@@ -25,7 +25,7 @@ fn record(i: usize) -> AuditRecord {
         outcome: Outcome::Allowed,
         reason: String::new(),
         request_id: format!("{i:032x}"),
-        client_addr: "10.0.0.1".into(),
+        client_addr: "127.0.0.1".into(),
     }
 }
 

@@ -177,6 +177,13 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
         client_addr: client_addr(&request, gate.security.trust_forwarded_for),
     };
 
+    // Limits first: everything after this may write an audit event, which a flood must not multiply.
+    if gate.security.rate_limit_enabled {
+        if let Err(wait) = gate.addresses.check(&format!("ip:{}", caller.client_addr)) {
+            return too_many(wait);
+        }
+    }
+
     if let Some(reason) = cross_origin(&request, &gate.public_origin) {
         let record = caller
             .record("request.cross_origin", Outcome::Denied, &reason)
@@ -187,12 +194,6 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
             "cross_origin",
             "cross-origin request refused",
         );
-    }
-
-    if gate.security.rate_limit_enabled {
-        if let Err(wait) = gate.addresses.check(&format!("ip:{}", caller.client_addr)) {
-            return too_many(wait);
-        }
     }
 
     if is_rest_api(&path) {
