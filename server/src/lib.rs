@@ -6,6 +6,7 @@ pub mod audit;
 pub mod aws;
 pub mod bootstrap;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod identity;
 pub mod overview;
