@@ -4,7 +4,7 @@
 use crate::auth::{Principal, Scope};
 use crate::dto::{
     ApiTokenView, AuditFilter, AuditPage, AuditRecord, ChainReport, CreatedToken,
-    EnvironmentOverview, Overview,
+    EnvironmentOverview, Overview, ServiceHealth,
 };
 use crate::error::AppError;
 use std::sync::Arc;
@@ -30,6 +30,13 @@ pub trait OverviewService: Send + Sync + 'static {
         overview.services.retain(|s| s.name == service);
         Ok(overview)
     }
+}
+
+/// Service health as the shared collectors last judged it.
+#[async_trait::async_trait]
+pub trait HealthService: Send + Sync + 'static {
+    /// `NotFound` when the environment or the service is unknown.
+    async fn service(&self, environment: &str, service: &str) -> Result<ServiceHealth, AppError>;
 }
 
 /// The audit trail: append-only, hash-chained.
@@ -72,6 +79,7 @@ pub struct Services {
     pub overview: Arc<dyn OverviewService>,
     pub audit: Arc<dyn AuditService>,
     pub tokens: Arc<dyn TokenService>,
+    pub health: Arc<dyn HealthService>,
 }
 
 /// The services for this request; their absence is a wiring bug, reported as an internal error.

@@ -18,7 +18,10 @@ Degrading: end2end/.run/traffic-control.json is re-read every tick. `stack degra
 (or this script's `degrade`/`heal` subcommands) write it; --unhealthy also marks targets unhealthy
 in the emulator through the moto plugin, so DescribeTargetHealth and the host counts agree.
 
-    traffic.py run     [CONFIG] [--interval 10] [--endpoint URL] [--once]
+    traffic.py run     [CONFIG] [--interval 10] [--endpoint URL] [--once] [--backfill-minutes N]
+
+--backfill-minutes N first publishes N minutes of history, one tick a minute with past timestamps, so a
+health rule "for 5 min" can be judged at once (tests do this rather than wait).
     traffic.py degrade ENV SERVICE COLOUR [--error-rate 0.07] [--p95-ms 2500] [--unhealthy N] [CONFIG]
     traffic.py heal    [ENV SERVICE COLOUR | --all] [CONFIG]
 """
@@ -34,7 +37,7 @@ import signal
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +138,9 @@ class Traffic:
             median = p95_ms / math.exp(Z95 * BASE_SIGMA)
         return [round(self.rng.lognormvariate(math.log(median), BASE_SIGMA) / 1000.0, 4) for _ in range(n)]
 
-    def tick(self, interval: float) -> list[str]:
+    def tick(self, interval: float, now: datetime | None = None) -> list[str]:
         control = read_control().get("degraded", {})
-        now = datetime.now(timezone.utc)
+        now = now or datetime.now(timezone.utc)
         lines = []
         for env in self.envs:
             try:
@@ -219,6 +222,8 @@ def main() -> None:
     run.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
     run.add_argument("--interval", type=float, default=10.0)
     run.add_argument("--once", action="store_true", help="one tick, then exit")
+    run.add_argument("--backfill-minutes", type=int, default=0,
+                     help="first publish this many minutes of history, one tick per minute")
     deg = sub.add_parser("degrade", help="make one colour unhealthy-looking")
     deg.add_argument("env"), deg.add_argument("service"), deg.add_argument("colour")
     deg.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
@@ -268,6 +273,11 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     t = Traffic(envs, args.endpoint)
+    if args.backfill_minutes:
+        start = datetime.now(timezone.utc)
+        for k in range(args.backfill_minutes, 0, -1):
+            t.tick(60.0, now=start - timedelta(minutes=k))
+        print(f"traffic: backfilled {args.backfill_minutes} minute(s)", flush=True)
     print(f"traffic: {len(envs)} environment(s) from {args.config}, every {args.interval:g}s, "
           f"control file {CONTROL}", flush=True)
     while True:

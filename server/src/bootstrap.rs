@@ -4,6 +4,8 @@
 use crate::audit::StoredAudit;
 use crate::aws::EnvironmentAws;
 use crate::config::Config;
+use crate::health::collector::HealthCollector;
+use crate::health::CollectedHealth;
 use crate::http::{serve, AppState};
 use crate::identity::gate::Gate;
 use crate::identity::oidc::Oidc;
@@ -24,6 +26,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub storage: SharedStorage,
     pub collectors: Vec<Arc<TopologyCollector>>,
+    pub health: Vec<Arc<HealthCollector>>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     workers: Vec<JoinHandle<()>>,
@@ -71,6 +74,7 @@ pub async fn start_with_storage(
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let mut collectors = Vec::new();
+    let mut health = Vec::new();
     let mut regional = Vec::new();
     let mut workers = Vec::new();
     for environment in &config.environments {
@@ -79,6 +83,12 @@ pub async fn start_with_storage(
             .unwrap_or_default()
             .to_string();
         let aws = EnvironmentAws::connect(&config, environment).await;
+        let health_collector =
+            HealthCollector::new(environment.clone(), aws.clone(), config.aws.poll_interval);
+        workers.push(tokio::spawn(
+            health_collector.clone().run(shutdown_rx.clone()),
+        ));
+        health.push(health_collector);
         let collector = TopologyCollector::new(
             environment.clone(),
             aws,
@@ -107,6 +117,7 @@ pub async fn start_with_storage(
             overview: Arc::new(CollectedOverview::new(regional)),
             audit: Arc::new(StoredAudit::new(storage.clone())),
             tokens: Arc::new(StoredTokens::new(storage.clone())),
+            health: Arc::new(CollectedHealth::new(health.clone())),
         },
         storage: storage.clone(),
         gate: Arc::new(gate),
@@ -120,6 +131,7 @@ pub async fn start_with_storage(
         addr,
         storage,
         collectors,
+        health,
         shutdown,
         server,
         workers,

@@ -33,7 +33,7 @@ pub struct TopologyCollector {
     state: watch::Sender<Option<Reading>>,
     // Task definition revisions are immutable: read each ARN once.
     task_definitions: Mutex<HashMap<String, TaskDefinitionSummary>>,
-    failing: Mutex<bool>,
+    failing: FailureEpisode,
 }
 
 impl TopologyCollector {
@@ -50,7 +50,7 @@ impl TopologyCollector {
             interval,
             state: watch::Sender::new(None),
             task_definitions: Mutex::new(HashMap::new()),
-            failing: Mutex::new(false),
+            failing: FailureEpisode::default(),
         })
     }
 
@@ -298,14 +298,27 @@ impl TopologyCollector {
 
     /// Logs a failure once when an episode starts and once when it ends, not on every poll.
     fn log_episode(&self, failures: &[AwsError]) {
+        self.failing
+            .observe(&self.environment.name, "AWS reads", failures);
+    }
+}
+
+/// Logs a run of failures once when it starts and once when it ends, not on every poll.
+#[derive(Default)]
+pub struct FailureEpisode {
+    failing: Mutex<bool>,
+}
+
+impl FailureEpisode {
+    pub fn observe(&self, environment: &str, what: &str, failures: &[AwsError]) {
         let mut failing = self.failing.lock().expect("lock");
         match (failures.first(), *failing) {
             (Some(first), false) => {
-                tracing::warn!(environment = %self.environment.name, error = %first, failures = failures.len(), "AWS reads failing");
+                tracing::warn!(%environment, error = %first, failures = failures.len(), "{what} failing");
                 *failing = true;
             }
             (None, true) => {
-                tracing::info!(environment = %self.environment.name, "AWS reads recovered");
+                tracing::info!(%environment, "{what} recovered");
                 *failing = false;
             }
             _ => {}
@@ -313,7 +326,7 @@ impl TopologyCollector {
     }
 }
 
-fn summarise_failures(failures: &[AwsError]) -> Option<String> {
+pub(crate) fn summarise_failures(failures: &[AwsError]) -> Option<String> {
     let mut messages: Vec<String> = Vec::new();
     for message in failures.iter().map(AwsError::public_message) {
         if !messages.contains(&message) {

@@ -160,7 +160,15 @@ async fn every_api_route_answers_every_scope_as_the_scope_table_says() {
         ));
     }
     for route in API_ROUTES {
-        let path = route.path.replace("{name}", "production");
+        let path = route
+            .path
+            .replace("{name}", "production")
+            .replace("{environment}", "production")
+            .replace("{service}", "api");
+        assert!(
+            !path.contains('{'),
+            "give {path} a sample value in this test"
+        );
         assert_eq!(
             api(&console, None, &path).await.0,
             401,

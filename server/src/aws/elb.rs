@@ -62,6 +62,13 @@ pub trait TrafficRouting: Send + Sync + 'static {
     ) -> Result<Forwarding, AwsError>;
     async fn target_health(&self, target_group: &str)
         -> Result<Vec<TargetHealthSummary>, AwsError>;
+    /// CloudWatch's dimensions for a target group behind a load balancer: (`LoadBalancer`, `TargetGroup`) values,
+    /// i.e. `app/NAME/ID` and `targetgroup/NAME/ID`. ARNs never change, so callers may cache the answer.
+    async fn metric_dimensions(
+        &self,
+        load_balancer: &str,
+        target_group: &str,
+    ) -> Result<(String, String), AwsError>;
 }
 
 pub struct Elbv2Routing {
@@ -110,6 +117,11 @@ impl Elbv2Routing {
     }
 }
 
+/// The part of an ARN after `:loadbalancer/` or `:` (for target groups): CloudWatch's dimension value.
+fn dimension_of(arn: &str, marker: &str) -> Option<String> {
+    arn.split_once(marker).map(|(_, rest)| rest.to_string())
+}
+
 /// `arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID` → NAME
 pub fn target_group_name_from_arn(arn: &str) -> String {
     arn.split_once(":targetgroup/")
@@ -154,6 +166,30 @@ fn forward_targets(actions: &[Action]) -> Vec<TargetGroupWeight> {
 
 #[async_trait::async_trait]
 impl TrafficRouting for Elbv2Routing {
+    async fn metric_dimensions(
+        &self,
+        load_balancer: &str,
+        target_group: &str,
+    ) -> Result<(String, String), AwsError> {
+        let lb_arn = self.load_balancer_arn(load_balancer).await?;
+        let tg_arn = self.target_group_arn(target_group).await?;
+        let lb = dimension_of(&lb_arn, ":loadbalancer/").ok_or_else(|| {
+            AwsError::not_found(
+                "ELBv2 DescribeLoadBalancers",
+                format!("an ARN for {load_balancer}"),
+            )
+        })?;
+        let tg = dimension_of(&tg_arn, ":targetgroup/")
+            .map(|rest| format!("targetgroup/{rest}"))
+            .ok_or_else(|| {
+                AwsError::not_found(
+                    "ELBv2 DescribeTargetGroups",
+                    format!("an ARN for {target_group}"),
+                )
+            })?;
+        Ok((lb, tg))
+    }
+
     #[tracing::instrument(skip_all, fields(load_balancer, port, rule_priority))]
     async fn forwarding(
         &self,

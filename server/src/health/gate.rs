@@ -2,65 +2,10 @@
 //! failing, or no data — with the rules that fired and their numbers ("5xx 7.2 % > 5 % for 2 min"). Plain Rust
 //! over plain series, so the release engine, the Health page and the API all judge the same way.
 
+pub use app::dto::{Firing, Judgement, Severity, Signal, Verdict};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::OffsetDateTime;
-
-/// What a rule watches. Percentages are 0–100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Signal {
-    /// 5xx responses as a share of requests.
-    ErrorRate,
-    P95Ms,
-    P99Ms,
-    CpuPercent,
-    MemoryPercent,
-    /// Targets failing their health check.
-    UnhealthyHosts,
-}
-
-impl Signal {
-    fn label(self) -> &'static str {
-        match self {
-            Signal::ErrorRate => "5xx",
-            Signal::P95Ms => "p95",
-            Signal::P99Ms => "p99",
-            Signal::CpuPercent => "CPU",
-            Signal::MemoryPercent => "memory",
-            Signal::UnhealthyHosts => "unhealthy targets",
-        }
-    }
-
-    fn format(self, value: f64) -> String {
-        match self {
-            Signal::ErrorRate | Signal::CpuPercent | Signal::MemoryPercent => {
-                format!("{value:.1} %")
-            }
-            Signal::P95Ms | Signal::P99Ms => format!("{value:.0} ms"),
-            Signal::UnhealthyHosts => format!("{value:.0}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// No traffic and no samples: never read as zero, never as healthy.
-    NoData,
-    Healthy,
-    Degraded,
-    Failing,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// An alert: people should look.
-    Degraded,
-    /// A rollback trigger.
-    Failing,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Window {
@@ -166,26 +111,6 @@ impl Samples {
             .map(|(_, series)| series)
             .filter(|series| !series.points.is_empty())
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Firing {
-    pub rule: String,
-    pub severity: Severity,
-    pub signal: Signal,
-    /// The lowest value over the window (the rule held even at its best moment).
-    pub value: f64,
-    pub threshold: f64,
-    /// "5xx 7.2 % > 5.0 % for 2 min"
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Judgement {
-    pub verdict: Verdict,
-    pub fired: Vec<Firing>,
-    /// Unix seconds of the newest sample judged.
-    pub as_of: Option<i64>,
 }
 
 fn describe(window: Window) -> String {

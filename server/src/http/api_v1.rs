@@ -50,6 +50,13 @@ pub const API_ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: Method::GET,
+        path: "/api/v1/health/{environment}/{service}",
+        permission: Some(Permission::ViewConsole),
+        action: "api.health.get",
+        handler: || get(service_health),
+    },
+    ApiRoute {
+        method: Method::GET,
         path: "/api/v1/audit/events",
         permission: Some(Permission::ViewAudit),
         action: "api.audit.list",
@@ -154,6 +161,22 @@ async fn environment(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.services.overview.environment(&name).await?).into_response())
+}
+
+/// The health gate's verdict per colour, with the rules that fired and the KPIs: what CI and the release engine
+/// gate on.
+async fn service_health(
+    State(state): State<AppState>,
+    Path((environment, service)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(Json(
+        state
+            .services
+            .health
+            .service(&environment, &service)
+            .await?,
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]

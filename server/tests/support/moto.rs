@@ -102,6 +102,29 @@ impl Moto {
         );
     }
 
+    /// Runs the harness's traffic generator (end2end/stack/traffic.py) against this moto with the example
+    /// configuration; its degrade/heal control file lives in `run_dir`.
+    pub fn traffic(&self, args: &[&str], run_dir: &Path) -> String {
+        let output = Command::new(python())
+            .arg(repo_root().join("end2end/stack/traffic.py"))
+            .args(args)
+            .args(["--endpoint", &self.endpoint])
+            .env(
+                "SIGNALBOX_CONFIG",
+                repo_root().join("signalbox.example.toml"),
+            )
+            .env("STACK_RUN_DIR", run_dir)
+            .output()
+            .expect("run traffic.py");
+        assert!(
+            output.status.success(),
+            "traffic.py {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Runs Python with boto3 against this moto: how tests change AWS behind the console's back.
     /// `boto3`, `json` and `ENDPOINT` are in scope.
     pub fn python(&self, code: &str) -> String {

@@ -1,0 +1,114 @@
+//! Wire types of service health: the gate's verdicts and the numbers behind them.
+
+use serde::{Deserialize, Serialize};
+
+/// What a rule watches. Percentages are 0–100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// 5xx responses as a share of requests.
+    ErrorRate,
+    P95Ms,
+    P99Ms,
+    CpuPercent,
+    MemoryPercent,
+    /// Targets failing their health check.
+    UnhealthyHosts,
+}
+
+impl Signal {
+    pub fn label(self) -> &'static str {
+        match self {
+            Signal::ErrorRate => "5xx",
+            Signal::P95Ms => "p95",
+            Signal::P99Ms => "p99",
+            Signal::CpuPercent => "CPU",
+            Signal::MemoryPercent => "memory",
+            Signal::UnhealthyHosts => "unhealthy targets",
+        }
+    }
+
+    pub fn format(self, value: f64) -> String {
+        match self {
+            Signal::ErrorRate | Signal::CpuPercent | Signal::MemoryPercent => {
+                format!("{value:.1} %")
+            }
+            Signal::P95Ms | Signal::P99Ms => format!("{value:.0} ms"),
+            Signal::UnhealthyHosts => format!("{value:.0}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No traffic and no samples: never read as zero, never as healthy.
+    NoData,
+    Healthy,
+    Degraded,
+    Failing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// An alert: people should look.
+    Degraded,
+    /// A rollback trigger.
+    Failing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Firing {
+    pub rule: String,
+    pub severity: Severity,
+    pub signal: Signal,
+    /// The lowest value over the window (the rule held even at its best moment).
+    pub value: f64,
+    pub threshold: f64,
+    /// "5xx 7.2 % > 5.0 % for 2 min"
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub fired: Vec<Firing>,
+    /// Unix seconds of the newest sample judged.
+    pub as_of: Option<i64>,
+}
+
+/// The latest value of each KPI over the last sampling period; `None` is "no data", never zero.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Kpis {
+    pub requests_per_second: Option<f64>,
+    pub error_rate_percent: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+    pub healthy_hosts: Option<f64>,
+    pub unhealthy_hosts: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColourHealth {
+    pub colour: crate::dto::Colour,
+    pub judgement: Judgement,
+    pub kpis: Kpis,
+}
+
+/// One service's health as the shared collector last judged it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceHealth {
+    pub environment: String,
+    pub service: String,
+    /// When the metrics were read (RFC 3339), if ever.
+    pub as_of: Option<String>,
+    pub age_secs: Option<u64>,
+    /// The last read failed and what is shown is older.
+    pub stale: bool,
+    /// Why the last read failed, in our words.
+    pub error: Option<String>,
+    pub colours: Vec<ColourHealth>,
+}
