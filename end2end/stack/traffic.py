@@ -224,6 +224,8 @@ def main() -> None:
     run.add_argument("--once", action="store_true", help="one tick, then exit")
     run.add_argument("--backfill-minutes", type=int, default=0,
                      help="first publish this many minutes of history, one tick per minute")
+    run.add_argument("--backfill-delay", type=float, default=3.0,
+                     help="seconds to wait first, so ECS in the emulator has settled after seeding (default 3)")
     deg = sub.add_parser("degrade", help="make one colour unhealthy-looking")
     deg.add_argument("env"), deg.add_argument("service"), deg.add_argument("colour")
     deg.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
@@ -274,6 +276,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     t = Traffic(envs, args.endpoint)
     if args.backfill_minutes:
+        time.sleep(args.backfill_delay)
         start = datetime.now(timezone.utc)
         for k in range(args.backfill_minutes, 0, -1):
             t.tick(60.0, now=start - timedelta(minutes=k))

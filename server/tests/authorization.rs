@@ -17,7 +17,7 @@ fn sample_body(path: &str) -> &'static str {
         "/api/whoami" | "/api/overview" | "/api/audit/page" | "/api/audit/verify"
         | "/api/tokens/list" => "",
         "/api/environment" => "name=production",
-        "/api/service" => "environment=production&service=api",
+        "/api/service" | "/api/health" => "environment=production&service=api",
         "/api/tokens/create" => "name=matrix&scopes[0]=read&valid_days=1",
         "/api/tokens/revoke" => "id=no-such-token",
         other => panic!(

@@ -47,7 +47,14 @@ async fn a_degraded_colour_fails_the_gate_with_the_rule_and_numbers_and_an_idle_
         run_dir.path(),
     );
     console.moto.traffic(
-        &["run", "--once", "--backfill-minutes", "6"],
+        &[
+            "run",
+            "--once",
+            "--backfill-minutes",
+            "6",
+            "--backfill-delay",
+            "0",
+        ],
         run_dir.path(),
     );
 
@@ -97,6 +104,29 @@ async fn a_degraded_colour_fails_the_gate_with_the_rule_and_numbers_and_an_idle_
         "{:?}",
         green.kpis
     );
+
+    // The service page renders the same judgement on the server.
+    let viewer = console.browser_as("vera").await;
+    let page = viewer
+        .get(&console.url("/env/production/service/api"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"data-colour="blue" data-verdict="failing""#),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains(r#"data-colour="green" data-verdict="no data""#));
+    assert!(
+        page.body.contains("error rate (rollback)") && page.body.contains("&gt; 5.0 % for 2 min")
+    );
+    // Charts are server-rendered SVG with a title for screen readers; the failing series is drawn above its line.
+    assert!(page
+        .body
+        .contains(r#"class="sparkline above"><title>blue: 5xx rate per minute</title>"#));
 
     // The same verdict through the read-only API, for CI and the release engine.
     let admin = console.browser_as("ada").await;

@@ -1,5 +1,6 @@
 //! Server functions, one file an area, and the rule each one enforces.
 pub mod audit;
+pub mod health;
 pub mod identity;
 pub mod overview;
 pub mod tokens;
@@ -14,6 +15,7 @@ pub const SERVER_FUNCTION_RULES: &[(&str, Option<Permission>)] = &[
     ("/api/overview", Some(Permission::ViewConsole)),
     ("/api/environment", Some(Permission::ViewConsole)),
     ("/api/service", Some(Permission::ViewConsole)),
+    ("/api/health", Some(Permission::ViewConsole)),
     ("/api/audit/page", Some(Permission::ViewAudit)),
     ("/api/audit/verify", Some(Permission::VerifyAudit)),
     ("/api/tokens/list", Some(Permission::ManageTokens)),

@@ -96,6 +96,18 @@ pub struct ColourHealth {
     pub colour: crate::dto::Colour,
     pub judgement: Judgement,
     pub kpis: Kpis,
+    /// Per signal, (unix seconds, value) oldest first, for the charts.
+    pub history: Vec<(Signal, Vec<(i64, f64)>)>,
+}
+
+impl ColourHealth {
+    pub fn history(&self, signal: Signal) -> &[(i64, f64)] {
+        self.history
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map(|(_, points)| points.as_slice())
+            .unwrap_or(&[])
+    }
 }
 
 /// One service's health as the shared collector last judged it.
@@ -111,4 +123,23 @@ pub struct ServiceHealth {
     /// Why the last read failed, in our words.
     pub error: Option<String>,
     pub colours: Vec<ColourHealth>,
+    /// The rules the colours were judged by, for drawing their thresholds.
+    pub rules: Vec<RuleView>,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleView {
+    pub name: String,
+    pub signal: Signal,
+    pub threshold: f64,
+    pub severity: Severity,
+    /// "for 2 min", "in 4 consecutive checks"
+    pub window: String,
+}
+
+/// The seed's SLA, shown beside each KPI: p95 < 500 ms, p99 < 1000 ms, 5xx < 0.1 %.
+pub const SLA: &[(Signal, f64)] = &[
+    (Signal::P95Ms, 500.0),
+    (Signal::P99Ms, 1000.0),
+    (Signal::ErrorRate, 0.1),
+];

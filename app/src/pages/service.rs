@@ -1,10 +1,14 @@
+use crate::api::health::get_service_health;
 use crate::api::overview::get_service;
 use crate::components::environment_card::LoadedEnvironment;
+use crate::components::error_panel::ErrorPanel;
+use crate::components::health_panel::HealthPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-/// One service of one environment. An unknown environment or service renders the not-found panel with 404.
+/// One service of one environment: its colours, then its health per colour. An unknown environment or service
+/// renders the not-found panel with 404.
 #[component]
 pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
@@ -18,8 +22,19 @@ pub fn ServicePage() -> impl IntoView {
     let service = Resource::new(names, |(environment, service)| {
         get_service(environment, service)
     });
+    let health = Resource::new(names, |(environment, service)| {
+        get_service_health(environment, service)
+    });
     view! {
         <Title text=move || { let (environment, service) = names(); format!("{service} in {environment}") }/>
         <LoadedEnvironment result=service/>
+        <Transition fallback=|| view! { <p class="muted">"Loading health…"</p> }>
+            {move || health.get().map(|result| match result {
+                Ok(health) => view! { <HealthPanel health/> }.into_any(),
+                // The colours above already show the not-found panel for an unknown name.
+                Err(crate::error::AppError::NotFound { .. }) => ().into_any(),
+                Err(error) => view! { <ErrorPanel error/> }.into_any(),
+            })}
+        </Transition>
     }
 }

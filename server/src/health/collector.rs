@@ -297,6 +297,11 @@ impl HealthCollector {
             colour,
             judgement: judge(&self.rules, &samples, now),
             kpis,
+            history: samples
+                .series
+                .iter()
+                .map(|(signal, series)| (*signal, series.points.clone()))
+                .collect(),
         }
     }
 
@@ -321,6 +326,7 @@ impl HealthCollector {
                     .find(|(service, _)| service == name)
                     .map(|(_, colours)| colours.clone())
                     .unwrap_or_default(),
+                rules: self.rules.iter().map(super::gate::view).collect(),
             },
             None => ServiceHealth {
                 environment: self.environment.name.clone(),
@@ -330,6 +336,7 @@ impl HealthCollector {
                 stale: true,
                 error: Some("not read yet".into()),
                 colours: Vec::new(),
+                rules: self.rules.iter().map(super::gate::view).collect(),
             },
         })
     }

@@ -113,6 +113,17 @@ impl Samples {
     }
 }
 
+/// A rule as the pages show it.
+pub fn view(rule: &Rule) -> app::dto::RuleView {
+    app::dto::RuleView {
+        name: rule.name.clone(),
+        signal: rule.signal,
+        threshold: rule.threshold,
+        severity: rule.severity,
+        window: describe(rule.window),
+    }
+}
+
 fn describe(window: Window) -> String {
     match window {
         Window::For(d) if d.as_secs() % 60 == 0 => format!("for {} min", d.as_secs() / 60),

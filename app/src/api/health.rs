@@ -1,0 +1,18 @@
+use crate::dto::ServiceHealth;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// One service's health per colour, as the shared collector last judged it.
+#[server(endpoint = "health")]
+pub async fn get_service_health(
+    environment: String,
+    service: String,
+) -> Result<ServiceHealth, AppError> {
+    crate::auth::require(crate::auth::Permission::ViewConsole, "health.view").await?;
+    crate::services::respond(
+        crate::services::services()?
+            .health
+            .service(&environment, &service)
+            .await,
+    )
+}
