@@ -104,6 +104,9 @@ pub struct ColourOverview {
     pub ecs: Option<EcsServiceSummary>,
     /// Why `ecs` is missing, in our words.
     pub error: Option<String>,
+    /// The health gate's verdict, filled in from the health collector when a page is built.
+    #[serde(default)]
+    pub health: Option<Verdict>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

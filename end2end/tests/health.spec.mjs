@@ -22,3 +22,10 @@ test('a service page shows each colour\'s health: verdict, KPIs against the SLA,
   await expect(panel.locator('.freshness')).toContainText(/as of \d+ s ago/);
   await page.screenshot({ path: `${screenshots}health.png`, fullPage: true });
 });
+
+test('the Overview shows a health badge per colour', async ({ page }) => {
+  await signIn(page, 'vera');
+  const api = page.locator('section[data-environment="production"] tr[data-service="api"]');
+  await expect(api.locator('td[data-colour="blue"] [data-testid="health-badge"]')).toHaveText('healthy');
+  await expect(api.locator('td[data-colour="green"] [data-testid="health-badge"]')).toHaveText('no data');
+});

@@ -114,7 +114,7 @@ pub async fn start_with_storage(
     let state = AppState {
         leptos_options: leptos_options(&config, addr),
         services: Services {
-            overview: Arc::new(CollectedOverview::new(regional)),
+            overview: Arc::new(CollectedOverview::new(regional, health.clone())),
             audit: Arc::new(StoredAudit::new(storage.clone())),
             tokens: Arc::new(StoredTokens::new(storage.clone())),
             health: Arc::new(CollectedHealth::new(health.clone())),

@@ -1,6 +1,8 @@
 //! The Overview use case: answers from the collectors' caches, never from AWS directly.
 
+use crate::health::collector::HealthCollector;
 use crate::topology::{Reading, TopologyCollector};
+use app::dto::Colour;
 use app::dto::{EnvironmentOverview, Overview};
 use app::error::AppError;
 use app::services::OverviewService;
@@ -14,12 +16,39 @@ const FIRST_READING_WAIT: Duration = Duration::from_secs(5);
 
 pub struct CollectedOverview {
     collectors: Vec<(String, Arc<TopologyCollector>)>,
+    health: Vec<Arc<HealthCollector>>,
 }
 
 impl CollectedOverview {
-    /// `collectors`: (region, collector) in configuration order.
-    pub fn new(collectors: Vec<(String, Arc<TopologyCollector>)>) -> Self {
-        CollectedOverview { collectors }
+    /// `collectors`: (region, collector) in configuration order; `health`: the health collectors, whose verdicts
+    /// become each colour's badge.
+    pub fn new(
+        collectors: Vec<(String, Arc<TopologyCollector>)>,
+        health: Vec<Arc<HealthCollector>>,
+    ) -> Self {
+        CollectedOverview { collectors, health }
+    }
+
+    fn add_health(&self, overview: &mut EnvironmentOverview) {
+        let Some(collector) = self
+            .health
+            .iter()
+            .find(|c| c.environment().name == overview.name)
+        else {
+            return;
+        };
+        for service in &mut overview.services {
+            let Some(health) = collector.service(&service.name) else {
+                continue;
+            };
+            for colour in health.colours {
+                let target = match colour.colour {
+                    Colour::Blue => &mut service.blue,
+                    Colour::Green => &mut service.green,
+                };
+                target.health = Some(colour.judgement.verdict);
+            }
+        }
     }
 
     async fn describe(&self, region: &str, collector: &TopologyCollector) -> EnvironmentOverview {
@@ -69,12 +98,13 @@ impl CollectedOverview {
 impl OverviewService for CollectedOverview {
     #[tracing::instrument(skip_all)]
     async fn overview(&self) -> Result<Overview, AppError> {
-        let environments = futures::future::join_all(
+        let mut environments = futures::future::join_all(
             self.collectors
                 .iter()
                 .map(|(region, collector)| self.describe(region, collector)),
         )
         .await;
+        environments.iter_mut().for_each(|e| self.add_health(e));
         Ok(Overview { environments })
     }
 
@@ -85,6 +115,8 @@ impl OverviewService for CollectedOverview {
             .iter()
             .find(|(_, c)| c.environment().name == name)
             .ok_or_else(|| AppError::not_found(format!("environment {name:?}")))?;
-        Ok(self.describe(region, collector).await)
+        let mut overview = self.describe(region, collector).await;
+        self.add_health(&mut overview);
+        Ok(overview)
     }
 }

@@ -180,6 +180,7 @@ impl TopologyCollector {
                     target_group: config.target_group.clone(),
                     ecs: summary,
                     error,
+                    health: None,
                 });
             }
             let green = colours.pop().expect("two colours");
@@ -509,6 +510,7 @@ mod tests {
                 deployments: 1,
             }),
             error: None,
+            health: None,
         };
         ServiceOverview {
             name: "api".into(),

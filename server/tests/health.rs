@@ -128,6 +128,17 @@ async fn a_degraded_colour_fails_the_gate_with_the_rule_and_numbers_and_an_idle_
         .body
         .contains(r#"class="sparkline above"><title>blue: 5xx rate per minute</title>"#));
 
+    // The Overview carries a badge per colour.
+    let page = viewer.get(&console.url("/")).await;
+    let production = &page.body[page.body.find(r#"data-environment="production""#).unwrap()..];
+    let api_row = &production[production.find(r#"data-service="api""#).unwrap()..];
+    let blue_cell = &api_row[api_row.find(r#"data-colour="blue""#).unwrap()..];
+    assert!(
+        blue_cell[..blue_cell.find("</td>").unwrap()]
+            .contains(r#"class="verdict verdict-failing">failing<"#),
+        "{blue_cell}"
+    );
+
     // The same verdict through the read-only API, for CI and the release engine.
     let admin = console.browser_as("ada").await;
     let page = admin

@@ -1,3 +1,4 @@
+use crate::components::health_panel::{verdict_class, verdict_label};
 use crate::dto::{ColourOverview, Routing};
 use leptos::prelude::*;
 
@@ -39,6 +40,9 @@ pub fn ColourCell(colour: ColourOverview, live: bool) -> impl IntoView {
                 <span class=format!("dot colour-{}", colour.colour) aria-hidden="true"></span>
                 <strong>{colour.colour.as_str()}</strong>
                 {live.then(|| view! { <span class="live-tag">"LIVE"</span> })}
+                {colour.health.map(|verdict| view! {
+                    <span class=verdict_class(verdict) data-testid="health-badge">{verdict_label(verdict)}</span>
+                })}
                 <span class="muted small">{colour.ecs_service.clone()}</span>
             </div>
             {match (colour.ecs, colour.error) {

@@ -11,13 +11,12 @@ pub fn verdict_label(verdict: Verdict) -> &'static str {
     }
 }
 
-fn verdict_class(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::NoData => "verdict verdict-no-data",
-        Verdict::Healthy => "verdict verdict-healthy",
-        Verdict::Degraded => "verdict verdict-degraded",
-        Verdict::Failing => "verdict verdict-failing",
-    }
+/// The badge's classes: `verdict verdict-healthy` etc.
+pub fn verdict_class(verdict: Verdict) -> String {
+    format!(
+        "verdict verdict-{}",
+        verdict_label(verdict).replace(' ', "-")
+    )
 }
 
 /// The lowest threshold of the given severity for a signal: what the chart draws.
