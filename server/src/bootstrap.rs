@@ -83,8 +83,12 @@ pub async fn start_with_storage(
             .unwrap_or_default()
             .to_string();
         let aws = EnvironmentAws::connect(&config, environment).await;
-        let health_collector =
-            HealthCollector::new(environment.clone(), aws.clone(), config.aws.poll_interval);
+        let health_collector = HealthCollector::new(
+            environment.clone(),
+            aws.clone(),
+            config.aws.poll_interval,
+            config.health_rules.clone(),
+        );
         workers.push(tokio::spawn(
             health_collector.clone().run(shutdown_rx.clone()),
         ));

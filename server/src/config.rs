@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub use app::dto::Colour;
 
+mod health;
 mod identity;
 pub use identity::{ClientSecretSource, IdentityConfig, SecurityConfig};
 
@@ -23,6 +24,8 @@ pub struct Config {
     /// Single sign-on; `None` when no issuer is configured, and then the console refuses to start.
     pub identity: Option<IdentityConfig>,
     pub security: SecurityConfig,
+    /// The health gate's rules: the seed's thresholds unless `[health]` changes them.
+    pub health_rules: Vec<crate::health::gate::Rule>,
     pub environments: Vec<EnvironmentConfig>,
 }
 
@@ -143,6 +146,8 @@ struct FileConfig {
     identity: identity::FileIdentity,
     #[serde(default)]
     security: identity::FileSecurity,
+    #[serde(default)]
+    health: health::FileHealth,
     #[serde(default)]
     environments: Vec<EnvironmentConfig>,
 }
@@ -411,6 +416,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
     validate_environments(&file.environments, aws.region.is_some())?;
     let identity = identity::resolve_identity(file.identity, env, &public_url)?;
     let security = identity::resolve_security(file.security, env)?;
+    let health_rules = health::resolve_health(file.health)?;
 
     Ok(Config {
         server: ServerConfig {
@@ -428,6 +434,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         aws,
         identity,
         security,
+        health_rules,
         environments: file.environments,
     })
 }

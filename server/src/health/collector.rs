@@ -2,7 +2,7 @@
 //! every service colour's ALB and ECS metrics, judged by the gate; viewers and the release engine read the
 //! result, so AWS calls do not grow with them. A failed read keeps the last judgement, marked stale.
 
-use super::gate::{judge, seed_rules, Rule, Samples, Series, Signal};
+use super::gate::{judge, Rule, Samples, Series, Signal};
 use crate::aws::{AwsError, AwsErrorKind, EnvironmentAws, MetricQuery, MetricSeries};
 use crate::config::{Colour, EnvironmentConfig};
 use crate::topology::{summarise_failures, FailureEpisode};
@@ -61,12 +61,13 @@ impl HealthCollector {
         environment: EnvironmentConfig,
         aws: EnvironmentAws,
         interval: Duration,
+        rules: Vec<Rule>,
     ) -> Arc<Self> {
         Arc::new(HealthCollector {
             environment,
             aws,
             interval,
-            rules: seed_rules(),
+            rules,
             dimensions: Mutex::new(HashMap::new()),
             state: watch::Sender::new(None),
             episode: FailureEpisode::default(),
