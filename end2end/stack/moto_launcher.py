@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from typing import Any, Callable, Iterable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,15 +64,34 @@ def main(argv: list[str] | None = None) -> None:
     moto_plugin.apply()
 
     moto_app = DomainDispatcherApplication(create_backend_app)
+    # AWS requests served, per service (from the SigV4 credential scope): tests read them to show that the
+    # console's AWS traffic does not grow with its viewers. GET /signalbox-moto/requests, POST …/requests/reset.
+    counts: dict[str, int] = {}
+    counts_lock = threading.Lock()
+
+    def count(environ: dict) -> None:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/") if "Credential=" in auth else []
+        service = scope[3] if len(scope) > 3 else "unsigned"
+        with counts_lock:
+            counts[service] = counts.get(service, 0) + 1
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path in ("/signalbox-moto/requests", "/signalbox-moto/requests/reset"):
+            with counts_lock:
+                if path.endswith("/reset"):
+                    counts.clear()
+                body = {"total": sum(counts.values()), "by_service": dict(counts)}
+            return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
         if path.startswith("/signalbox-moto/"):
             req = Request(environ)
             status, body = moto_plugin.handle_control(req.method, path, req.get_data())
             resp = Response(json.dumps(body, default=str), status=status,
                             mimetype="application/json")
             return resp(environ, start_response)
+        if not path.startswith("/moto-api"):
+            count(environ)
         return moto_app(environ, start_response)
 
     if not args.verbose:

@@ -102,6 +102,30 @@ impl Moto {
         );
     }
 
+    /// AWS requests moto has served since the last reset (counted by the harness's launcher).
+    pub async fn aws_requests(&self, reset: bool) -> u64 {
+        let path = if reset {
+            "/signalbox-moto/requests/reset"
+        } else {
+            "/signalbox-moto/requests"
+        };
+        let client = reqwest::Client::new();
+        let request = if reset {
+            client.post(format!("{}{path}", self.endpoint))
+        } else {
+            client.get(format!("{}{path}", self.endpoint))
+        };
+        let body = request
+            .send()
+            .await
+            .expect("request counter")
+            .text()
+            .await
+            .unwrap();
+        let counts: serde_json::Value = serde_json::from_str(&body).unwrap();
+        counts["total"].as_u64().expect("a total")
+    }
+
     /// Runs the harness's traffic generator (end2end/stack/traffic.py) against this moto with the example
     /// configuration; its degrade/heal control file lives in `run_dir`.
     pub fn traffic(&self, args: &[&str], run_dir: &Path) -> String {
