@@ -93,21 +93,10 @@ impl TopologyCollector {
         }
     }
 
-    /// Polls until `shutdown` resolves. Throttling doubles the wait (up to 8× the interval) until AWS recovers.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    /// Polls until `shutdown` resolves, starting from the stored snapshot.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         self.restore().await;
-        let mut backoff = 1u32;
-        loop {
-            let throttled = self.collect_once().await;
-            backoff = if throttled { (backoff * 2).min(8) } else { 1 };
-            tokio::select! {
-                _ = tokio::time::sleep(self.interval * backoff) => {}
-                _ = shutdown.changed() => break,
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-        }
+        poll_until_shutdown(self.interval, shutdown, || self.collect_once()).await;
     }
 
     /// One round of reads; publishes the new reading. Returns true when AWS throttled us.
@@ -301,6 +290,30 @@ impl TopologyCollector {
     fn log_episode(&self, failures: &[AwsError]) {
         self.failing
             .observe(&self.environment.name, "AWS reads", failures);
+    }
+}
+
+/// Runs `round` every `interval` until `shutdown`. A round that reports throttling doubles the wait (up to 8× the
+/// interval) until AWS recovers. Shared by every collector.
+pub async fn poll_until_shutdown<F, Fut>(
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut backoff = 1u32;
+    loop {
+        let throttled = round().await;
+        backoff = if throttled { (backoff * 2).min(8) } else { 1 };
+        tokio::select! {
+            _ = tokio::time::sleep(interval * backoff) => {}
+            _ = shutdown.changed() => break,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
     }
 }
 

@@ -4,11 +4,8 @@
 mod support;
 
 use app::dto::{AuditRecord, Outcome};
-use server::config::DatabaseConfig;
-use server::secret::DatabaseUrl;
 use server::storage::{self, ApiTokenRow, AuditQuery, SharedStorage};
 use std::future::Future;
-use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Raw access to the same database, to do what an attacker with SQL access would.
@@ -30,13 +27,7 @@ impl Raw {
     }
 }
 
-fn config(url: &str) -> DatabaseConfig {
-    DatabaseConfig {
-        url: DatabaseUrl::new(url),
-        pool_size: 5,
-        pool_timeout: Duration::from_secs(5),
-    }
-}
+use support::database_config as config;
 
 async fn on_sqlite<F, Fut>(test: F)
 where

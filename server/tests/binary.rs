@@ -125,13 +125,9 @@ async fn two_console_processes_on_one_postgres_share_sessions() {
     );
 
     // Both wrote to one audit chain.
-    let storage = server::storage::connect(&server::config::DatabaseConfig {
-        url: server::secret::DatabaseUrl::new(database.url.clone()),
-        pool_size: 2,
-        pool_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
+    let storage = server::storage::connect(&support::database_config(&database.url))
+        .await
+        .unwrap();
     let report = server::audit::verify(&storage).await.unwrap();
     assert!(report.is_intact() && report.events >= 2, "{report:?}");
     drop((a, b));
@@ -231,13 +227,9 @@ fn audit_verify(database: &str) -> (i32, String) {
 async fn the_audit_verify_command_reports_intact_or_the_first_broken_event() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
-    let storage = server::storage::connect(&server::config::DatabaseConfig {
-        url: server::secret::DatabaseUrl::new(database.clone()),
-        pool_size: 2,
-        pool_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
+    let storage = server::storage::connect(&support::database_config(&database))
+        .await
+        .unwrap();
     for i in 0..5 {
         let record = app::dto::AuditRecord {
             actor: "ada".into(),

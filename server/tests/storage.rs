@@ -10,13 +10,7 @@ use std::future::Future;
 use std::time::Duration;
 use time::macros::datetime;
 
-fn config(url: &str) -> DatabaseConfig {
-    DatabaseConfig {
-        url: DatabaseUrl::new(url),
-        pool_size: 5,
-        pool_timeout: Duration::from_secs(5),
-    }
-}
+use support::database_config as config;
 
 async fn on_sqlite<F, Fut>(test: F)
 where

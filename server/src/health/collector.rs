@@ -5,7 +5,7 @@
 use super::gate::{judge, Rule, Samples, Series, Signal};
 use crate::aws::{AwsError, AwsErrorKind, EnvironmentAws, MetricQuery, MetricSeries};
 use crate::config::{Colour, EnvironmentConfig};
-use crate::topology::{summarise_failures, FailureEpisode};
+use crate::topology::{poll_until_shutdown, summarise_failures, FailureEpisode};
 use app::dto::{ColourHealth, Kpis, ServiceHealth};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -82,20 +82,9 @@ impl HealthCollector {
         self.state.subscribe()
     }
 
-    /// Polls until `shutdown`; throttling doubles the wait up to 8× the interval.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = 1u32;
-        loop {
-            let throttled = self.collect_once().await;
-            backoff = if throttled { (backoff * 2).min(8) } else { 1 };
-            tokio::select! {
-                _ = tokio::time::sleep(self.interval * backoff) => {}
-                _ = shutdown.changed() => break,
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-        }
+    /// Polls until `shutdown`, backing off while AWS throttles.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        poll_until_shutdown(self.interval, shutdown, || self.collect_once()).await;
     }
 
     async fn dimensions_of(&self, target_group: &str) -> Result<(String, String), AwsError> {

@@ -7,3 +7,12 @@ pub mod http;
 pub mod idp;
 pub mod moto;
 pub mod postgres;
+
+/// A small pool on `url`, for tests that open the storage directly.
+pub fn database_config(url: &str) -> server::config::DatabaseConfig {
+    server::config::DatabaseConfig {
+        url: server::secret::DatabaseUrl::new(url),
+        pool_size: 5,
+        pool_timeout: std::time::Duration::from_secs(5),
+    }
+}
