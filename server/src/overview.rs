@@ -75,7 +75,7 @@ impl CollectedOverview {
                 region: region.to_string(),
                 as_of: observed_at.and_then(|t| t.format(&Rfc3339).ok()),
                 age_secs: observed_at.map(|t| (now - t).whole_seconds().max(0) as u64),
-                stale,
+                stale: stale || observed_at.is_some_and(|at| collector.is_overdue(at, now)),
                 error,
                 services,
             },

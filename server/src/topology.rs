@@ -58,6 +58,12 @@ impl TopologyCollector {
         &self.environment
     }
 
+    /// True when data read at `observed_at` is older than two polling intervals: a panel shows it as stale even
+    /// when no read has failed (a stuck collector, a paused process).
+    pub fn is_overdue(&self, observed_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+        overdue(self.interval, observed_at, now)
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<Option<Reading>> {
         self.state.subscribe()
     }
@@ -317,6 +323,11 @@ pub async fn poll_until_shutdown<F, Fut>(
     }
 }
 
+/// Data older than two polling intervals is stale, whatever the last read said.
+pub fn overdue(interval: Duration, observed_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+    (now - observed_at).whole_milliseconds() > 2 * interval.as_millis() as i128
+}
+
 /// Logs a run of failures once when it starts and once when it ends, not on every poll.
 #[derive(Default)]
 pub struct FailureEpisode {
@@ -435,6 +446,14 @@ pub fn changes_between(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_older_than_two_intervals_is_overdue() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let interval = Duration::from_secs(15);
+        assert!(!overdue(interval, at, at + time::Duration::seconds(30)));
+        assert!(overdue(interval, at, at + time::Duration::seconds(31)));
+    }
     use crate::aws::TargetGroupWeight;
     use crate::config::ColourConfig;
 

@@ -5,7 +5,7 @@
 use super::gate::{judge, Rule, Samples, Series, Signal};
 use crate::aws::{AwsError, AwsErrorKind, EnvironmentAws, MetricQuery, MetricSeries};
 use crate::config::{Colour, EnvironmentConfig};
-use crate::topology::{poll_until_shutdown, summarise_failures, FailureEpisode};
+use crate::topology::{overdue, poll_until_shutdown, summarise_failures, FailureEpisode};
 use app::dto::{ColourHealth, Kpis, ServiceHealth};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -152,9 +152,10 @@ impl HealthCollector {
     pub async fn collect_once(&self) -> bool {
         let (queries, mut failures) = self.queries().await;
         // Whole periods only: the current minute is still filling up, and would read as a drop in traffic.
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let read_at = OffsetDateTime::now_utc();
+        let now = read_at.unix_timestamp();
         let end = OffsetDateTime::from_unix_timestamp(now - now.rem_euclid(i64::from(PERIOD_SECS)))
-            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+            .unwrap_or(read_at);
         let result = self
             .aws
             .monitoring
@@ -176,7 +177,7 @@ impl HealthCollector {
             Some(series) => {
                 *state = Some(HealthReading {
                     services: self.judge_all(&series),
-                    observed_at: Some(end),
+                    observed_at: Some(read_at),
                     error,
                     stale: false,
                 })
@@ -308,7 +309,10 @@ impl HealthCollector {
                 age_secs: reading
                     .observed_at
                     .map(|at| (now - at).whole_seconds().max(0) as u64),
-                stale: reading.stale,
+                stale: reading.stale
+                    || reading
+                        .observed_at
+                        .is_some_and(|at| overdue(self.interval, at, now)),
                 error: reading.error.clone(),
                 colours: reading
                     .services
