@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
     // user may do.
     let me: Me = Resource::new(|| (), |_| async { whoami().await.ok().flatten() });
     provide_context(me);
+    crate::components::live::provide_live_updates();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/signalbox.css"/>

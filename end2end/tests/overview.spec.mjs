@@ -68,3 +68,12 @@ test('environments and services have their own pages; unknown ones are 404 pages
   const nowhere = await page.goto('/no/such/page');
   expect(nowhere.status()).toBe(404);
 });
+
+test('the Overview updates without a reload: the live stream makes it refetch', async ({ page }) => {
+  await signIn(page, 'vera');
+  // No click and no navigation: the next read of the overview comes from a server-sent update.
+  const refetched = page.waitForResponse((r) => r.url().includes('/api/overview') && r.status() === 200, { timeout: 15_000 });
+  await refetched;
+  await expect(page.locator('section[data-environment="production"] .freshness')).toContainText(/as of \d+ s ago/);
+  await expect(page.locator('section[data-environment="production"] .badge.stale')).toHaveCount(0);
+});

@@ -125,6 +125,10 @@ pub async fn start_with_storage(
         },
         storage: storage.clone(),
         gate: Arc::new(gate),
+        live: crate::http::live::LiveSources {
+            topology: collectors.clone(),
+            health: health.clone(),
+        },
     };
     let mut server_shutdown = shutdown_rx.clone();
     let server = tokio::spawn(serve(listener, state, async move {

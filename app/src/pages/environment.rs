@@ -9,7 +9,11 @@ use leptos_router::hooks::use_params_map;
 pub fn EnvironmentPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("env").unwrap_or_default();
-    let environment = Resource::new(name, get_environment);
+    // Refetched when the server says a reading changed.
+    let environment = Resource::new(
+        move || (name(), crate::components::live::live_version()),
+        |(name, _)| get_environment(name),
+    );
     view! {
         <Title text=name/>
         <LoadedEnvironment result=environment/>

@@ -7,7 +7,8 @@ use leptos_meta::Title;
 /// Every environment and service: which colour is live, and what each colour runs.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_overview());
+    // Refetched whenever the server says a reading changed.
+    let overview = Resource::new(crate::components::live::live_version, |_| get_overview());
     view! {
         <Title text="Overview"/>
         <div class="page-head">

@@ -19,10 +19,12 @@ pub fn ServicePage() -> impl IntoView {
             params.get("service").unwrap_or_default(),
         )
     };
-    let service = Resource::new(names, |(environment, service)| {
+    // Both refetch when the server says a reading changed.
+    let live_names = move || (names(), crate::components::live::live_version());
+    let service = Resource::new(live_names, |((environment, service), _)| {
         get_service(environment, service)
     });
-    let health = Resource::new(names, |(environment, service)| {
+    let health = Resource::new(live_names, |((environment, service), _)| {
         get_service_health(environment, service)
     });
     view! {

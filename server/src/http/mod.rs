@@ -1,6 +1,7 @@
 //! HTTP: the router, its layers (security headers, rate limits), the REST API and the probes.
 
 pub mod api_v1;
+pub mod live;
 pub mod probes;
 pub mod rate_limit;
 pub mod router;

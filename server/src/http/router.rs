@@ -33,6 +33,7 @@ pub struct AppState {
     pub services: Services,
     pub storage: SharedStorage,
     pub gate: Arc<Gate>,
+    pub live: super::live::LiveSources,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -70,6 +71,7 @@ pub fn build_router(state: AppState) -> Router {
             move || provide_request_context(services.clone()),
             move || shell(options.clone()),
         )
+        .route("/live", get(super::live::live))
         .route("/audit/export.csv", get(crate::audit::export::export_csv))
         .route("/audit/export.json", get(crate::audit::export::export_json))
         .merge(crate::identity::routes::routes())

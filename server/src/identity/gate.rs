@@ -240,7 +240,8 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     // Pages send visitors to sign in; server functions answer 401 themselves (`require`).
     let is_page = request.method() == Method::GET
         && !path.starts_with("/api/")
-        && !path.starts_with("/auth/");
+        && !path.starts_with("/auth/")
+        && path != "/live";
     if caller.principal.is_none() && is_page {
         let target = request
             .uri()
