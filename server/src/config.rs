@@ -15,6 +15,11 @@ mod health;
 mod identity;
 pub use identity::{ClientSecretSource, IdentityConfig, SecurityConfig};
 
+/// The gate's rules when `[health]` sets nothing: the seed's thresholds, written once in `config/health.rs`.
+pub fn default_health_rules() -> Vec<crate::health::gate::Rule> {
+    health::resolve_health(health::FileHealth::default()).expect("the default thresholds are valid")
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,

@@ -128,10 +128,23 @@ mod tests {
 
     #[test]
     fn the_defaults_are_the_seed_rules_and_changes_name_the_key() {
+        let seed = resolve_health(FileHealth::default()).unwrap();
+        let rollback = &seed[1];
         assert_eq!(
-            resolve_health(FileHealth::default()).unwrap(),
-            crate::health::gate::seed_rules()
+            (
+                rollback.signal,
+                rollback.threshold,
+                rollback.window,
+                rollback.severity
+            ),
+            (
+                Signal::ErrorRate,
+                5.0,
+                Window::For(Duration::from_secs(120)),
+                Severity::Failing
+            )
         );
+        assert_eq!(seed.len(), 7);
         let custom = resolve_health(FileHealth {
             error_rate_rollback_percent: Some(2.5),
             ..Default::default()

@@ -50,32 +50,9 @@ impl Rule {
     }
 }
 
-/// The seed's automatic-rollback triggers (failing) and alert rules (degraded).
+/// The seed's automatic-rollback triggers (failing) and alert rules (degraded): `[health]` with nothing set.
 pub fn seed_rules() -> Vec<Rule> {
-    use Severity::*;
-    use Signal::*;
-    let min = |m: u64| Window::For(Duration::from_secs(m * 60));
-    vec![
-        Rule::new(
-            "health checks failing",
-            UnhealthyHosts,
-            0.0,
-            Window::MoreThanConsecutive(3),
-            Failing,
-        ),
-        Rule::new("error rate (rollback)", ErrorRate, 5.0, min(2), Failing),
-        Rule::new("latency p95 (rollback)", P95Ms, 2000.0, min(5), Failing),
-        Rule::new(
-            "error rate (critical alert)",
-            ErrorRate,
-            1.0,
-            min(5),
-            Degraded,
-        ),
-        Rule::new("latency p95 (warning)", P95Ms, 800.0, min(10), Degraded),
-        Rule::new("CPU (warning)", CpuPercent, 80.0, min(15), Degraded),
-        Rule::new("memory (warning)", MemoryPercent, 85.0, min(15), Degraded),
-    ]
+    crate::config::default_health_rules()
 }
 
 /// One signal's samples, oldest first. A missing sample is absent, never zero.
