@@ -38,18 +38,6 @@ pub struct Rule {
     pub severity: Severity,
 }
 
-impl Rule {
-    fn new(name: &str, signal: Signal, threshold: f64, window: Window, severity: Severity) -> Rule {
-        Rule {
-            name: name.into(),
-            signal,
-            threshold,
-            window,
-            severity,
-        }
-    }
-}
-
 /// The seed's automatic-rollback triggers (failing) and alert rules (degraded): `[health]` with nothing set.
 pub fn seed_rules() -> Vec<Rule> {
     crate::config::default_health_rules()
