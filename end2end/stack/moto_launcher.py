@@ -5,19 +5,25 @@ the server's own interpreter before the first request, and its control routes
 (/signalbox-moto/...) need to sit in front of moto's WSGI app. Everything else is moto's own
 server: same dispatcher, same request handler, same /moto-api endpoints.
 
+The launcher itself also serves the per-service request counter (/signalbox-moto/requests) and
+fault injection per AWS operation (/signalbox-moto/faults, see `Faults`).
+
     python moto_launcher.py [--port 4566] [--host 127.0.0.1] [--verbose] [--exit-with-parent]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import signal
 import sys
 import threading
+import uuid
 from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,6 +40,195 @@ def _exit_with_parent() -> None:
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+# --- Fault injection -------------------------------------------------------------------------------
+#
+# A fault makes the requests for one AWS operation answer an AWS-shaped error instead of reaching
+# moto, in the wire protocol the request used, so the SDK classifies it like a real one. The operation
+# is read from, in order: the `Action` query parameter (awsQuery GET), `X-Amz-Target` (awsJson 1.0/1.1:
+# "AmazonEC2ContainerServiceV20141113.ListTasks", "GraniteServiceVersion20100801.DescribeAlarms"), the
+# Smithy RPC v2 path (/service/GraniteServiceVersion20100801/operation/DescribeAlarms), and the `Action`
+# of a form-encoded body (awsQuery POST: CloudWatch through aws-sdk-cloudwatch 1.99, ELBv2, EC2, ...).
+
+FAULT_FIELDS = {"operation", "code", "status", "message", "count", "service", "account_id"}
+# Friendly names for the SigV4 credential-scope service a fault may be restricted to.
+SERVICE_ALIASES = {"cloudwatch": "monitoring", "elbv2": "elasticloadbalancing",
+                   "elasticloadbalancingv2": "elasticloadbalancing", "cloudwatchlogs": "logs"}
+# Services whose awsJson/CBOR errors carry `x-amzn-query-error` (the awsQueryCompatible trait), so SDKs
+# that know the service's query-era error codes read the code from there.
+QUERY_COMPATIBLE = {"monitoring"}
+
+
+def credential_service(environ: dict) -> str:
+    """The service of the SigV4 credential scope, e.g. "monitoring", or "unsigned"."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/") if "Credential=" in auth else []
+    return scope[3] if len(scope) > 3 else "unsigned"
+
+
+def request_account(environ: dict) -> str:
+    """The emulated account a request addresses, as moto picks it (its IAM access-key lookup aside)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return (os.environ.get("MOTO_ACCOUNT_ID") or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+            or DEFAULT_ACCOUNT_ID)
+
+
+def _cbor_text(value: str) -> bytes:
+    data = value.encode()
+    n = len(data)
+    if n < 24:
+        head = bytes([0x60 | n])
+    elif n < 0x100:
+        head = bytes([0x78, n])
+    elif n < 0x10000:
+        head = bytes([0x79]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x7A]) + n.to_bytes(4, "big")
+    return head + data
+
+
+def cbor_map(fields: dict[str, str]) -> bytes:
+    """A CBOR map of text to text: all an RPC v2 error body needs (moto 5.2.5 has no CBOR encoder)."""
+    assert len(fields) < 24
+    return bytes([0xA0 | len(fields)]) + b"".join(_cbor_text(k) + _cbor_text(v) for k, v in fields.items())
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class Faults:
+    """Active faults, matched per request. Thread-safe: the server is threaded."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[dict[str, Any]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._faults)
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(f) for f in self._faults]
+
+    def clear(self, ids: list[str] | None = None) -> int:
+        """Removes the faults with these ids, or all of them."""
+        with self._lock:
+            n = len(self._faults)
+            self._faults = [f for f in self._faults if ids is not None and f["id"] not in ids]
+            return n - len(self._faults)
+
+    def add(self, spec: Any) -> tuple[int, dict]:
+        """Validates and installs one fault; a fault for the same operation and service replaces it."""
+        allowed = ", ".join(sorted(FAULT_FIELDS))
+        if not isinstance(spec, dict):
+            return 400, {"error": f"expected a JSON object with the fields {allowed}"}
+        unknown = sorted(set(spec) - FAULT_FIELDS)
+        if unknown:
+            return 400, {"error": f"unknown field(s) {', '.join(unknown)}; allowed: {allowed}"}
+        for field in ("operation", "code"):
+            if not isinstance(spec.get(field), str) or not spec[field].strip():
+                return 400, {"error": f"'{field}' must be a non-empty string (fields: {allowed})"}
+        status = spec.get("status", 400)
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            return 400, {"error": "'status' must be an HTTP error status, 400..599"}
+        count = spec.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            return 400, {"error": "'count' must be null (every request) or a positive integer"}
+        message = spec.get("message", "Injected by signalbox-moto")
+        if not isinstance(message, str):
+            return 400, {"error": "'message' must be a string"}
+        service = spec.get("service")
+        if service is not None and (not isinstance(service, str) or not service.strip()):
+            return 400, {"error": "'service' must be a non-empty string, e.g. ecs, cloudwatch, elasticloadbalancing"}
+        if service is not None:
+            service = service.strip().lower()
+            service = SERVICE_ALIASES.get(service, service)
+        account = spec.get("account_id")
+        if account is not None and (not isinstance(account, str) or not account.strip()):
+            return 400, {"error": "'account_id' must be a non-empty string (the x-moto-account-id of the requests)"}
+        fault = {"id": uuid.uuid4().hex[:8], "operation": spec["operation"].strip(), "service": service,
+                 "account_id": account and account.strip(), "code": spec["code"].strip(), "status": status, "message": message,
+                 "remaining": count, "hits": 0}
+        with self._lock:
+            key = ("operation", "service", "account_id")
+            self._faults = [f for f in self._faults if [f[k] for k in key] != [fault[k] for k in key]]
+            self._faults.append(fault)
+            return 200, {"fault": dict(fault), "faults": [dict(f) for f in self._faults]}
+
+    def take(self, environ: dict, service: str) -> dict | None:
+        """The fault this request trips, if any; spends one of its `count`."""
+        operation = request_operation(environ)
+        if not operation:
+            return None
+        account = request_account(environ)
+        with self._lock:
+            for f in self._faults:
+                if (f["operation"] == operation and f["service"] in (None, service)
+                        and f["account_id"] in (None, account)):
+                    f["hits"] += 1
+                    if f["remaining"] is not None:
+                        f["remaining"] -= 1
+                        if f["remaining"] <= 0:
+                            self._faults.remove(f)
+                    return dict(f)
+        return None
+
+
+def request_operation(environ: dict) -> str | None:
+    """The AWS operation a request calls, in any of the RPC protocols (see the comment above)."""
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if action:
+        return action[0]
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    parts = environ.get("PATH_INFO", "").strip("/").split("/")
+    if len(parts) == 4 and parts[0] == "service" and parts[2] == "operation":
+        return parts[3]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        # Read the body and put it back, so moto still gets it if no fault matches.
+        from werkzeug.wsgi import get_input_stream
+
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return action[0]
+    return None
+
+
+def fault_response(environ: dict, fault: dict, service: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The error, in the protocol of the request."""
+    request_id = str(uuid.uuid4())
+    code, message, status = fault["code"], fault["message"], fault["status"]
+    sender = "Sender" if status < 500 else "Receiver"
+    content_type = environ.get("CONTENT_TYPE", "")
+    path = environ.get("PATH_INFO", "")
+    headers = [("x-amzn-RequestId", request_id)]
+    if service in QUERY_COMPATIBLE:
+        headers.append(("x-amzn-query-error", f"{code};{sender}"))
+    if (environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor" or content_type.startswith("application/cbor")
+            or path.startswith("/service/")):
+        headers += [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
+        return status, headers, cbor_map({"__type": code, "message": message})
+    if environ.get("HTTP_X_AMZ_TARGET") or content_type.startswith("application/x-amz-json"):
+        json_type = content_type if content_type.startswith("application/x-amz-json") else "application/x-amz-json-1.1"
+        headers += [("Content-Type", json_type), ("x-amzn-errortype", code)]
+        return status, headers, json.dumps({"__type": code, "message": message}).encode()
+    code_x, message_x = _xml_escape(code), _xml_escape(message)
+    if service == "ec2":
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code_x}</Code>'
+                f"<Message>{message_x}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>")
+    else:
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>{sender}</Type>'
+                f"<Code>{code_x}</Code><Message>{message_x}</Message></Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>")
+    headers.append(("Content-Type", "text/xml"))
+    return status, headers, body.encode()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,12 +264,32 @@ def main(argv: list[str] | None = None) -> None:
     counts: dict[str, int] = {}
     counts_lock = threading.Lock()
 
-    def count(environ: dict) -> None:
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/") if "Credential=" in auth else []
-        service = scope[3] if len(scope) > 3 else "unsigned"
+    # Injected AWS errors per operation: POST /signalbox-moto/faults, GET to list, DELETE (or POST …/clear) to clear.
+    faults = Faults()
+
+    def count(service: str) -> None:
         with counts_lock:
             counts[service] = counts.get(service, 0) + 1
+
+    def json_response(status: int, body: Any) -> Response:
+        return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+
+    def faults_route(req: Request, path: str) -> Response:
+        if path == "/signalbox-moto/faults/clear" and req.method == "POST" or (
+                path == "/signalbox-moto/faults" and req.method == "DELETE"):
+            ids = req.args.getlist("id") or None  # ?id=… clears only those faults
+            return json_response(200, {"cleared": faults.clear(ids), "faults": faults.list()})
+        if path == "/signalbox-moto/faults" and req.method == "GET":
+            return json_response(200, {"faults": faults.list()})
+        if path == "/signalbox-moto/faults" and req.method == "POST":
+            try:
+                spec = json.loads(req.get_data() or b"null")
+            except ValueError as e:
+                return json_response(400, {"error": f"invalid JSON: {e}"})
+            return json_response(*faults.add(spec))
+        return json_response(405 if path == "/signalbox-moto/faults" else 404,
+                             {"error": f"{req.method} {path}: use GET|POST|DELETE /signalbox-moto/faults "
+                                       "or POST /signalbox-moto/faults/clear"})
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -84,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
                     counts.clear()
                 body = {"total": sum(counts.values()), "by_service": dict(counts)}
             return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
+        if path == "/signalbox-moto/faults" or path.startswith("/signalbox-moto/faults/"):
+            return faults_route(Request(environ), path)(environ, start_response)
         if path.startswith("/signalbox-moto/"):
             req = Request(environ)
             status, body = moto_plugin.handle_control(req.method, path, req.get_data())
@@ -91,7 +308,12 @@ def main(argv: list[str] | None = None) -> None:
                             mimetype="application/json")
             return resp(environ, start_response)
         if not path.startswith("/moto-api"):
-            count(environ)
+            service = credential_service(environ)
+            count(service)  # a faulted request is still a request the console made
+            fault = faults.take(environ, service) if faults else None
+            if fault:
+                status, headers, body = fault_response(environ, fault, service)
+                return Response(body, status=status, headers=headers)(environ, start_response)
         return moto_app(environ, start_response)
 
     if not args.verbose:

@@ -5,16 +5,17 @@ percentiles, watches ECS deployments converge and reacts to unhealthy targets, s
 patches its engine could not be exercised end to end. Everything here lives in the test harness:
 the product talks to this server exactly as it talks to AWS and contains no emulator special cases.
 
-Patches (each documented in README.md, section "What the plugin adds"):
+Patches (each documented in README.md, section "What moto 5.2.5 lacks, and what the plugin does"):
 
 1. CloudWatch percentiles. moto answers 500 to GetMetricData/GetMetricStatistics with p95/p99
    (Statistics.get_statistics_for_type returns None, the serializer chokes). We compute pNN and
    tmNN from the stored raw values, for both wire protocols moto speaks for CloudWatch (awsQuery,
    used by aws-sdk-cloudwatch 1.99, and awsJson1_0, used by boto3 1.44), because the patch sits in
-   the backend/response layer below protocol parsing. The MetricStat path is also rewritten to bucket
-   datapoints in one pass (moto rescans every datapoint for every period) and to match dimensions as
-   a set (moto's Dimension.__lt__ is broken, so its sorted() comparison depends on argument order).
-   Old datapoints are pruned so a long-running demo keeps constant memory and query time.
+   the backend/response layer below protocol parsing. The MetricStat path is also rewritten to read
+   one series through an index (moto rescans every datapoint for every query and period) and to
+   match dimensions as a set (moto's Dimension.__lt__ is broken, so its sorted() comparison depends
+   on argument order). Data is kept 31 days (a 30-day SLO window); raw samples older than 6 hours are
+   rolled up into hourly statistic sets, so a long-running demo keeps bounded memory and query time.
 
 2. ECS Fargate convergence. moto starts no tasks: runningCount stays 0 after CreateService, jumps to
    desiredCount instantly on UpdateService, and `deployments` never change. We keep a small rollout
@@ -22,8 +23,9 @@ Patches (each documented in README.md, section "What the plugin adds"):
    runningCount == desiredCount after SIGNALBOX_MOTO_ECS_SETTLE_SECS (default 2), a new PRIMARY
    deployment (IN_PROGRESS -> COMPLETED) for a new task definition or forceNewDeployment, the old one
    ACTIVE until the rollout completes and then gone, cluster task counts kept consistent, and a
-   "has reached a steady state" service event. Target groups attached through `loadBalancers` get one
-   ip target per running task, as ECS registers them, so target health follows the service size.
+   "has reached a steady state" service event. The service has task objects matching its counts
+   (ListTasks/DescribeTasks), spread round-robin over its subnets' zones, and target groups attached
+   through `loadBalancers` hold exactly the running tasks' addresses as ip targets, as ECS registers them.
 
 3. ELBv2 target health. moto reports every registered target healthy. We keep per-target-group
    overrides set through `POST /signalbox-moto/target-health` (see handle_control) so tests and the
@@ -36,6 +38,7 @@ instances, a reset also clears it.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import math
@@ -43,6 +46,7 @@ import os
 import re
 import threading
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
@@ -53,9 +57,10 @@ from moto.cloudwatch.exceptions import InvalidParameterValue
 from moto.cloudwatch.metric_data_expression_parser import parse_expression
 from moto.core.utils import utcnow
 from moto.ecs import models as ecs_models
+from moto.ecs import responses as ecs_responses
 from moto.elbv2 import models as elbv2_models
 
-PLUGIN_VERSION = "1"
+PLUGIN_VERSION = "2"
 _lock = threading.RLock()
 
 
@@ -70,7 +75,11 @@ def _env_float(name: str, default: float) -> float:
 # watchable demo and tests that want convergence at once.
 SETTINGS: dict[str, float] = {
     "ecs_settle_secs": _env_float("SIGNALBOX_MOTO_ECS_SETTLE_SECS", 2.0),
-    "metric_retention_secs": _env_float("SIGNALBOX_MOTO_METRIC_RETENTION_SECS", 6 * 3600.0),
+    # 31 days: enough for a 30-day SLO window (traffic.py --slo-backfill-days).
+    "metric_retention_secs": _env_float("SIGNALBOX_MOTO_METRIC_RETENTION_SECS", 31 * 86400.0),
+    # Raw samples older than this (floored to the hour) are rolled up into one statistic set per
+    # series, unit and hour, as CloudWatch itself coarsens old data. 0 keeps everything raw.
+    "metric_raw_secs": _env_float("SIGNALBOX_MOTO_METRIC_RAW_SECS", 6 * 3600.0),
 }
 
 
@@ -119,10 +128,29 @@ def compute_stat(data: list[Any], stat: str) -> float | None:
     (Value, or Values x Counts); a StatisticValues set carries no distribution, which is also
     why AWS cannot give percentiles for it."""
     if stat in _BASIC:
-        s = cw_models.Statistics([stat], utcnow())
-        s.metric_data = data
-        v = s.get_statistics_for_type(stat)
-        return None if v is None else float(v)
+        # moto's Statistics gives the same answers, several times slower (a month of hourly
+        # buckets is thousands of calls per GetMetricData).
+        total = count = 0.0
+        lo, hi = math.inf, -math.inf
+        for d in data:
+            if isinstance(d, cw_models.MetricAggregatedDatum):
+                total += d.sum
+                count += d.sample_count
+                lo, hi = min(lo, d.min), max(hi, d.max)
+            else:
+                v = d.value
+                total += v
+                count += 1
+                lo, hi = min(lo, v), max(hi, v)
+        if not data:
+            return None
+        if stat == "Sum":
+            return float(total)
+        if stat == "SampleCount":
+            return float(count)
+        if stat == "Average":
+            return float(total / count) if count else None
+        return float(lo if stat == "Minimum" else hi)
     raw = [d.value for d in data if isinstance(d, cw_models.MetricDatum)]
     m = _PERCENTILE.match(stat)
     if m:
@@ -144,7 +172,7 @@ def _dims_key(dims: Iterable[Any]) -> frozenset:
 
 
 def _metric_stat_result(backend: Any, query: dict, start: datetime, end: datetime,
-                        scan_by: str) -> dict:
+                        scan_by: str, aws_metrics: list[Any]) -> dict:
     metric_stat = query["MetricStat"]
     metric = metric_stat["Metric"]
     ns, name = metric["Namespace"], metric["MetricName"]
@@ -157,19 +185,22 @@ def _metric_stat_result(backend: Any, query: dict, start: datetime, end: datetim
     if period <= 0:
         raise InvalidParameterValue("The parameter Period must be greater than 0.")
 
-    # One pass: pick the series, then drop each datapoint into its period bucket.
+    # Only the matching series, only its datapoints inside [start, end) (an index, see _series),
+    # each dropped into its period bucket in one pass.
     buckets: dict[int, list[Any]] = defaultdict(list)
-    for md in backend.get_all_metrics():
-        if md.namespace != ns or md.name != name:
+    for ts, md in _series_range(backend, ns, name, want_dims, start, end):
+        if unit and md.unit != unit:
             continue
-        if _dims_key(md.dimensions) != want_dims:
+        buckets[int((ts - start).total_seconds()) // period].append(md)
+    # moto's computed service metrics (none that the console reads): scanned, they are few.
+    for md in aws_metrics:
+        if md.namespace != ns or md.name != name or _dims_key(md.dimensions) != want_dims:
             continue
         if unit and md.unit != unit:
             continue
         ts = _naive_utc(md.timestamp)
-        if not (start <= ts < end):
-            continue
-        buckets[int((ts - start).total_seconds()) // period].append(md)
+        if start <= ts < end:
+            buckets[int((ts - start).total_seconds()) // period].append(md)
 
     timestamps, values = [], []
     for idx in sorted(buckets):
@@ -199,9 +230,10 @@ def get_metric_data(self: Any, queries: list[dict], start_time: datetime, end_ti
         return _original_get_metric_data(self, queries, start_time, end_time, scan_by)
 
     results, to_return = [], []
+    aws_metrics = _aws_metric_data(self)
     for q in queries:
         if "MetricStat" in q:
-            r = _metric_stat_result(self, q, start, end, scan_by)
+            r = _metric_stat_result(self, q, start, end, scan_by, aws_metrics)
             results.append(r)
             if q.get("ReturnData", True):
                 to_return.append(r)
@@ -219,22 +251,155 @@ def get_metric_data(self: Any, queries: list[dict], start_time: datetime, end_ti
     return to_return
 
 
+class _Series:
+    """The datapoints of one (namespace, name, dimension set), kept sorted by timestamp on demand."""
+    __slots__ = ("ns", "name", "dims", "ts", "data", "dirty")
+
+    def __init__(self, ns: str, name: str, dims: list[Any]):
+        self.ns, self.name, self.dims = ns, name, dims
+        self.ts: list[datetime] = []
+        self.data: list[Any] = []
+        self.dirty = False
+
+    def add(self, ts: datetime, md: Any) -> None:
+        if self.ts and ts < self.ts[-1]:
+            self.dirty = True  # a backfill: sort before the next lookup
+        self.ts.append(ts)
+        self.data.append(md)
+
+    def sort(self) -> None:
+        if self.dirty:
+            order = sorted(range(len(self.ts)), key=self.ts.__getitem__)
+            self.ts = [self.ts[i] for i in order]
+            self.data = [self.data[i] for i in order]
+            self.dirty = False
+
+
+def _series(backend: Any) -> dict:
+    """Index of backend.metric_data by series. moto scans every stored datapoint for every query
+    (and so did this plugin), which a month of history makes slow; moto's list stays the source
+    of truth (list_metrics, GetMetricStatistics, alarms, Insights read it) and the index follows
+    it: appended datapoints are indexed incrementally, a replaced list is re-indexed. Indexing also
+    lets the datapoints of one series share one dimension list, which saves memory."""
+    idx = getattr(backend, "_sb_idx", None)
+    md = backend.metric_data
+    if idx is None or idx["list"] is not md or idx["n"] > len(md):
+        idx = backend._sb_idx = {"list": md, "n": 0, "series": {}}
+    series = idx["series"]
+    for d in md[idx["n"]:]:
+        k = (d.namespace, d.name, _dims_key(d.dimensions))
+        s = series.get(k)
+        if s is None:
+            s = series[k] = _Series(d.namespace, d.name, d.dimensions)
+        d.namespace, d.name, d.dimensions = s.ns, s.name, s.dims
+        s.add(_naive_utc(d.timestamp), d)
+    idx["n"] = len(md)
+    return series
+
+
+def _series_range(backend: Any, ns: str, name: str, dims: frozenset, start: datetime,
+                  end: datetime) -> list[tuple[datetime, Any]]:
+    with _lock:
+        s = _series(backend).get((ns, name, dims))
+        if s is None:
+            return []
+        s.sort()
+        lo, hi = bisect_left(s.ts, start), bisect_left(s.ts, end)
+        return list(zip(s.ts[lo:hi], s.data[lo:hi]))
+
+
+def _aws_metric_data(backend: Any) -> list[Any]:
+    try:
+        return list(backend.aws_metric_data)
+    except Exception:
+        return []
+
+
 _original_put_metric_data = cw_models.CloudWatchBackend.put_metric_data
 
 
 def put_metric_data(self: Any, namespace: str, metric_data: list[dict]) -> None:
-    _original_put_metric_data(self, namespace, metric_data)
-    # Prune at most once a minute per backend: traffic.py writes every few seconds for hours.
+    with _lock:
+        _original_put_metric_data(self, namespace, metric_data)
+        _series(self)
+    # Compact at most once a minute per backend: traffic.py writes every few seconds for days.
     now = time.monotonic()
     if now - getattr(self, "_sb_last_prune", 0.0) < 60:
         return
     self._sb_last_prune = now
+    compact_metrics(self)
+
+
+def _rollup(group: list[Any], ns: str, name: str, dims: list[Any], hour: datetime,
+            unit: Any) -> Any:
+    total = count = 0.0
+    lo, hi = math.inf, -math.inf
+    for d in group:
+        if isinstance(d, cw_models.MetricDatum):
+            total += d.value
+            count += 1
+            lo, hi = min(lo, d.value), max(hi, d.value)
+        else:
+            total += d.sum
+            count += d.sample_count
+            lo, hi = min(lo, d.min), max(hi, d.max)
+    agg = cw_models.MetricAggregatedDatum(ns, name, lo, hi, count, total, [], hour, unit)
+    agg.dimensions = dims
+    return agg
+
+
+def compact_metrics(backend: Any, now: datetime | None = None) -> dict:
+    """Drop datapoints older than metric_retention_secs and roll raw ones older than
+    metric_raw_secs (floored to the hour) up into one statistic set per series, unit and hour.
+    Sum, SampleCount, Average, Minimum and Maximum at hourly (or longer) periods are unchanged by
+    the rollup; percentiles are not computable from statistic sets, so older hours have none."""
+    now = now or utcnow()
     keep = SETTINGS["metric_retention_secs"]
-    if keep <= 0:
-        return
-    cutoff = utcnow() - timedelta(seconds=keep)
+    raw = SETTINGS["metric_raw_secs"]
+    cutoff = now - timedelta(seconds=keep) if keep > 0 else None
+    raw_cutoff = None
+    if raw > 0:
+        raw_cutoff = (now - timedelta(seconds=raw)).replace(minute=0, second=0, microsecond=0)
+    dropped = rolled = 0
     with _lock:
-        self.metric_data = [m for m in self.metric_data if _naive_utc(m.timestamp) >= cutoff]
+        series = _series(backend)
+        new_list: list[Any] = []
+        for key in list(series):
+            s = series[key]
+            s.sort()
+            lo = bisect_left(s.ts, cutoff) if cutoff else 0
+            dropped += lo
+            hi = max(bisect_left(s.ts, raw_cutoff), lo) if raw_cutoff else lo
+            ts, data = s.ts[hi:], s.data[hi:]
+            old_ts, old_data = [], []
+            i = lo
+            while i < hi:  # group the old part by hour (and unit)
+                hour = s.ts[i].replace(minute=0, second=0, microsecond=0)
+                j = i
+                while j < hi and s.ts[j] < hour + timedelta(hours=1):
+                    j += 1
+                by_unit: dict[Any, list[Any]] = defaultdict(list)
+                for d in s.data[i:j]:
+                    by_unit[d.unit].append(d)
+                for unit, group in by_unit.items():
+                    if len(group) == 1:
+                        old_ts.append(_naive_utc(group[0].timestamp))
+                        old_data.append(group[0])
+                    else:
+                        rolled += len(group)
+                        old_ts.append(hour)
+                        old_data.append(_rollup(group, s.ns, s.name, s.dims, hour, unit))
+                i = j
+            s.ts, s.data = old_ts + ts, old_data + data
+            s.dirty = hi > lo  # a rolled-up hour sits at its start: sort again on the next read
+            if not s.ts:
+                del series[key]
+                continue
+            new_list.extend(s.data)
+        backend.metric_data = new_list
+        backend._sb_idx["list"] = new_list
+        backend._sb_idx["n"] = len(new_list)
+    return {"dropped": dropped, "rolled_up": rolled, "datapoints": len(new_list), "series": len(series)}
 
 
 def get_metric_statistics_response(self: Any) -> Any:
@@ -380,6 +545,7 @@ def _settle(service: Any) -> None:
                     primary.update(runningCount=service.running_count,
                                    pendingCount=service.pending_count)
         _recount(backend, service.cluster_name)
+        _sync_tasks(service)
         _sync_targets(service)
 
 
@@ -395,32 +561,306 @@ def _recount(backend: Any, cluster_name: str) -> None:
     cluster.pending_tasks_count = sum(s.pending_count for s in mine)
 
 
-def _task_ips(service: Any, n: int) -> list[str]:
-    """Stable per-service addresses inside the service's first subnet, one per running task.
-    They are only data in the emulator: nothing ever connects to them."""
-    subnet_cidr = None
+# Tasks. moto creates no task objects for services, so ListTasks(serviceName=...) is empty. The
+# plugin keeps its own task records, one dict per task in the ECS DescribeTasks shape, on the
+# backend (backend._sb_tasks, by ARN) and answers ListTasks/DescribeTasks from them next to moto's
+# own RunTask/StartTask tasks (see list_tasks_response, describe_tasks_response). They are dicts
+# rather than moto Task objects because moto's Task creates a real ENI with a random address in the
+# first subnet and advances its own state machine on every DescribeTasks; here the state follows
+# the rollout record instead. Keys starting with "_" are internal and never serialized.
+
+STOPPED_TASKS_KEPT = 20         # per service, newest first (AWS shows stopped tasks for about an hour)
+STOPPED_TASK_TTL_SECS = 3600.0
+_TASK_PUBLIC_SKIP = ("_service", "_cluster", "_seq")
+
+
+def _stopped_reason(deployment_id: str) -> str:
+    return f"Scaling activity initiated by (deployment {deployment_id})"
+
+
+def _task_store(backend: Any) -> dict[str, dict]:
+    store = getattr(backend, "_sb_tasks", None)
+    if store is None:
+        store = backend._sb_tasks = {}
+    return store
+
+
+def _service_subnets(service: Any) -> list[tuple[str, str, str]]:
+    """(subnet id, CIDR, AZ) for each awsvpc subnet of the service, in the order it names them."""
+    out = []
     try:
-        subnets = service.network_configuration["awsvpcConfiguration"]["subnets"]
+        ids = list((service.network_configuration or {})["awsvpcConfiguration"]["subnets"])
+    except (KeyError, TypeError):
+        ids = []
+    try:
         ec2 = ecs_models.ec2_backends[service._account_id][service.region_name]
-        subnet_cidr = ec2.get_subnet(subnets[0]).cidr_block
     except Exception:
-        pass
-    net = ipaddress.ip_network(subnet_cidr or "198.18.0.0/24", strict=False)
-    # Spread services over the subnet by a hash of the name, skipping AWS's 4 reserved addresses.
-    base = 4 + (sum(service.name.encode()) * 7) % max(net.num_addresses - 40, 1)
-    return [str(net.network_address + base + i) for i in range(n)]
+        ec2 = None
+    for sid in ids:
+        try:
+            sn = ec2.get_subnet(sid)
+            out.append((sid, sn.cidr_block, sn.availability_zone))
+        except Exception:
+            out.append((sid, "198.18.0.0/24", f"{service.region_name}a"))
+    if not out:  # not awsvpc, or unknown subnets: still give the tasks an address and a zone
+        out.append(("", "198.18.0.0/24", f"{service.region_name}a"))
+    return out
+
+
+def _allocate_ip(backend: Any, subnet_id: str, cidr: str) -> str:
+    """The next free address of the subnet, from a per-subnet cursor: stable for the task's life,
+    unique among live tasks of all services, and not handed out again soon after a task stops (so
+    stopped tasks' addresses stay unambiguous). Skips AWS's reserved first 4 and last address."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    usable = max(net.num_addresses - 5, 1)
+    cursors = getattr(backend, "_sb_ip_cursor", None)
+    if cursors is None:
+        cursors = backend._sb_ip_cursor = {}
+    used = {t["_ip"] for t in _task_store(backend).values()
+            if t["desiredStatus"] == "RUNNING" and t.get("_subnet") == subnet_id}
+    key = (subnet_id, cidr)
+    cur = cursors.get(key, 6 if usable > 16 else 0)  # .10 in a /24: readable addresses
+    for _ in range(usable):
+        ip = str(net.network_address + 4 + cur % usable)
+        cur = (cur + 1) % usable
+        if ip not in used:
+            cursors[key] = cur
+            return ip
+    cursors[key] = cur
+    return str(net.network_address + 4 + cur % usable)  # subnet full: share (only data anyway)
+
+
+def _new_task(service: Any, deployment: dict, subnet: tuple[str, str, str], running: bool,
+              now: datetime) -> dict:
+    backend = service._backend
+    cluster = backend.clusters.get(service.cluster_name)
+    task_id = ecs_models.mock_random.uuid4().hex
+    arn = (f"arn:aws:ecs:{service.region_name}:{service._account_id}:task/"
+           f"{service.cluster_name}/{task_id}")
+    td_arn = deployment.get("taskDefinition") or service.task_definition
+    cpu, memory, containers = "256", "512", []
+    try:
+        td = backend.describe_task_definition(td_arn)
+        cpu, memory = str(td.cpu or cpu), str(td.memory or memory)
+        containers = [c for c in td.container_definitions]
+    except Exception:
+        td = None
+    subnet_id, cidr, az = subnet
+    ip = _allocate_ip(backend, subnet_id, cidr)
+    attachment_id = str(ecs_models.mock_random.uuid4())
+    eni = "eni-" + ecs_models.mock_random.get_random_hex(17)
+    mac = "0e:" + ":".join(task_id[i:i + 2] for i in range(0, 10, 2))
+    seq = getattr(backend, "_sb_task_seq", 0) + 1
+    backend._sb_task_seq = seq
+    task = {
+        "_service": service.name, "_cluster": service.cluster_name, "_seq": seq,
+        "_ip": ip, "_subnet": subnet_id,
+        "taskArn": arn,
+        "clusterArn": cluster.arn if cluster else service.cluster_arn,
+        "taskDefinitionArn": td_arn,
+        "group": f"service:{service.name}",
+        "startedBy": deployment["id"],
+        "launchType": service.launch_type or "FARGATE",
+        "capacityProviderName": None if service.launch_type else "FARGATE",
+        "platformVersion": "1.4.0",
+        "platformFamily": "Linux",
+        "availabilityZone": az,
+        "attachments": [{
+            "id": attachment_id, "type": "ElasticNetworkInterface", "status": "ATTACHED",
+            "details": [
+                {"name": "subnetId", "value": subnet_id},
+                {"name": "networkInterfaceId", "value": eni},
+                {"name": "macAddress", "value": mac},
+                {"name": "privateDnsName",
+                 "value": f"ip-{ip.replace('.', '-')}.{service.region_name}.compute.internal"},
+                {"name": "privateIPv4Address", "value": ip},
+            ],
+        }],
+        "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
+        "containers": [{
+            "containerArn": (f"arn:aws:ecs:{service.region_name}:{service._account_id}:container/"
+                             f"{service.cluster_name}/{task_id}/{ecs_models.mock_random.uuid4()}"),
+            "taskArn": arn,
+            "name": c.get("name", "app"),
+            "image": c.get("image", ""),
+            "runtimeId": f"{task_id}-{n}",
+            "lastStatus": "PENDING",
+            "networkBindings": [],
+            "networkInterfaces": [{"attachmentId": attachment_id, "privateIpv4Address": ip}],
+            "healthStatus": "UNKNOWN",
+            "cpu": str(c.get("cpu", 0)),
+            **({"memory": str(c["memory"])} if c.get("memory") else {}),
+        } for n, c in enumerate(containers)],
+        "connectivity": "CONNECTED",
+        "connectivityAt": now,
+        "cpu": cpu,
+        "memory": memory,
+        "createdAt": now,
+        "desiredStatus": "RUNNING",
+        "lastStatus": "PENDING",
+        "enableExecuteCommand": False,
+        "healthStatus": "UNKNOWN",
+        "overrides": {"containerOverrides": [{"name": c.get("name", "app")} for c in containers],
+                      "inferenceAcceleratorOverrides": []},
+        "ephemeralStorage": {"sizeInGiB": 20},
+        "fargateEphemeralStorage": {"sizeInGiB": 20},
+        "tags": [],
+        "version": 1,
+    }
+    if task["capacityProviderName"] is None:
+        del task["capacityProviderName"]
+    _task_store(backend)[arn] = task
+    if running:
+        _start_task(task, now)
+    return task
+
+
+def _start_task(task: dict, now: datetime) -> None:
+    task.update(lastStatus="RUNNING", healthStatus="HEALTHY", pullStartedAt=task["createdAt"],
+                pullStoppedAt=now, startedAt=now, version=task["version"] + 1)
+    for c in task["containers"]:
+        c.update(lastStatus="RUNNING", healthStatus="HEALTHY")
+
+
+def _stop_task(task: dict, now: datetime, reason: str) -> None:
+    was_running = task["lastStatus"] == "RUNNING"
+    task.update(desiredStatus="STOPPED", lastStatus="STOPPED", healthStatus="UNKNOWN",
+                stoppedReason=reason, stopCode="ServiceSchedulerInitiated", stoppingAt=now,
+                executionStoppedAt=now, stoppedAt=now, version=task["version"] + 1)
+    for a in task["attachments"]:
+        a["status"] = "DELETED"  # the ENI goes with the task; its details stay readable
+    for c in task["containers"]:
+        c["lastStatus"] = "STOPPED"
+        if was_running:
+            c["exitCode"] = 0
+
+
+def _az_of(task: dict) -> str:
+    return task["availabilityZone"]
+
+
+def _pick_surplus(tasks: list[dict], n: int) -> list[dict]:
+    """Which n tasks a scale-in stops: keep the zones balanced (take from the zone with the most),
+    newest first within it, as ECS's default AZ-balanced spread does."""
+    left = list(tasks)
+    out = []
+    for _ in range(min(n, len(left))):
+        per_az: dict[str, int] = defaultdict(int)
+        for t in left:
+            per_az[_az_of(t)] += 1
+        most = max(per_az.values())
+        victim = max((t for t in left if per_az[_az_of(t)] == most), key=lambda t: t["_seq"])
+        left.remove(victim)
+        out.append(victim)
+    return out
+
+
+def _pick_subnet(subnets: list[tuple[str, str, str]], peers: list[dict]) -> tuple[str, str, str]:
+    """Round-robin over the service's subnets: the one with the fewest of the peers (tasks of the
+    same deployment), ties to the first named."""
+    counts = {s[0]: 0 for s in subnets}
+    for t in peers:
+        if t.get("_subnet") in counts:
+            counts[t["_subnet"]] += 1
+    return min(subnets, key=lambda s: counts[s[0]])
+
+
+def _prune_stopped(backend: Any, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    store = _task_store(backend)
+    per_service: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for t in store.values():
+        if t["desiredStatus"] == "STOPPED":
+            per_service[(t["_cluster"], t["_service"])].append(t)
+    for stopped in per_service.values():
+        stopped.sort(key=lambda t: (t["stoppedAt"], t["_seq"]), reverse=True)
+        for i, t in enumerate(stopped):
+            if i >= STOPPED_TASKS_KEPT or (now - t["stoppedAt"]).total_seconds() > STOPPED_TASK_TTL_SECS:
+                store.pop(t["taskArn"], None)
+
+
+def _sync_tasks(service: Any) -> None:
+    """Make the service's task records match its counts: runningCount RUNNING and pendingCount
+    PENDING tasks (desiredStatus RUNNING); the rest stop. While a rollout is in progress the running
+    tasks are the ones that already ran (old deployment, or all of them for a scale) and the pending
+    ones belong to the PRIMARY deployment; once it has settled every task is the PRIMARY's:
+    its pending tasks start, surplus or old tasks stop (AZ-balanced), missing ones are created."""
+    if service.deployment_controller.get("type", "ECS") != "ECS":
+        return
+    backend = service._backend
+    store = _task_store(backend)
+    now = utcnow()
+    live = sorted((t for t in store.values() if t["_cluster"] == service.cluster_name
+                   and t["_service"] == service.name and t["desiredStatus"] == "RUNNING"),
+                  key=lambda t: t["_seq"])
+    active = service.status == "ACTIVE"
+    primary = service.deployments[0] if active and service.deployments else None
+    pid = primary["id"] if primary else None
+    want_run = service.running_count if active else 0
+    want_pend = service.pending_count if active else 0
+    ro = getattr(service, "_sb_rollout", None)
+    settled = ro is None or ro["done"] or not active
+    running = [t for t in live if t["lastStatus"] == "RUNNING"]
+    pending = [t for t in live if t["lastStatus"] != "RUNNING"]
+    stop: list[dict] = []
+    start: list[dict] = []
+    create: list[tuple[bool, int]] = []  # (running?, how many)
+    if settled:
+        keep = [t for t in running if t["startedBy"] == pid]
+        stop += [t for t in live if t["startedBy"] != pid]
+        promote = [t for t in pending if t["startedBy"] == pid]
+        if len(keep) > want_run:
+            stop += _pick_surplus(keep, len(keep) - want_run)
+            stop += promote
+        else:
+            need = want_run - len(keep)
+            start = promote[:need]
+            stop += promote[need:]
+            if need > len(start):
+                create.append((True, need - len(start)))
+    else:
+        if len(running) > want_run:
+            stop += _pick_surplus(running, len(running) - want_run)
+        elif len(running) < want_run:
+            create.append((True, want_run - len(running)))
+        mine = [t for t in pending if t["startedBy"] == pid]
+        stop += [t for t in pending if t["startedBy"] != pid]
+        if len(mine) > want_pend:
+            stop += _pick_surplus(mine, len(mine) - want_pend)
+        elif len(mine) < want_pend:
+            create.append((False, want_pend - len(mine)))
+    for t in stop:
+        _stop_task(t, now, _stopped_reason(t["startedBy"]))
+    for t in start:
+        _start_task(t, now)
+    if create and primary is not None:
+        subnets = _service_subnets(service)
+        stopped = {id(t) for t in stop}
+        peers = [t for t in live if id(t) not in stopped and t["startedBy"] == pid]
+        for is_running, n in create:
+            for _ in range(n):
+                peers.append(_new_task(service, primary, _pick_subnet(subnets, peers), is_running, now))
+    if stop:
+        _prune_stopped(backend, now)
+
+
+def _service_tasks(service: Any, status: str | None = None) -> list[dict]:
+    return sorted((t for t in _task_store(service._backend).values()
+                   if t["_cluster"] == service.cluster_name and t["_service"] == service.name
+                   and (status is None or t["lastStatus"] == status)), key=lambda t: t["_seq"])
 
 
 def _sync_targets(service: Any) -> None:
-    """Register one ip target per running task in the service's target groups, as ECS does.
-    Only targets this service registered are ever removed: ones a test registered by hand stay."""
+    """Register the running tasks' addresses as ip targets in the service's target groups, as ECS
+    does (so the targets span the tasks' zones). Only targets this service registered are ever
+    removed: ones a test registered by hand stay."""
     if not service.load_balancers:
         return
     try:
         elbv2 = elbv2_models.elbv2_backends[service._account_id][service.region_name]
     except Exception:
         return
-    want = _task_ips(service, service.running_count)
+    want = [t["_ip"] for t in _service_tasks(service, "RUNNING")] if service.status == "ACTIVE" else []
     owned: set = getattr(service, "_sb_targets", set())
     for lb in service.load_balancers:
         tg = elbv2.target_groups.get(lb.get("targetGroupArn", ""))
@@ -494,8 +934,126 @@ def delete_service(self: Any, cluster_name: str, service_name: str, force: bool)
         service._sb_rollout["done"] = True
     service.running_count = service.pending_count = 0
     _recount(self, service.cluster_name)
-    _sync_targets(service)  # its tasks are gone, and so are their targets
+    with _lock:
+        _sync_tasks(service)  # its tasks stop (INACTIVE service), and their targets go
+        _sync_targets(service)
     return result
+
+
+def _public_task(task: dict) -> dict:
+    out = {k: v for k, v in task.items() if not k.startswith("_")}
+    out["attachments"] = [dict(a, details=[dict(d) for d in a["details"]]) for a in task["attachments"]]
+    out["containers"] = [dict(c) for c in task["containers"]]
+    return out
+
+
+def _settle_cluster(backend: Any, cluster_name: str) -> None:
+    for service in list(backend.services.values()):
+        if service.cluster_name == cluster_name:
+            _settle(service)
+
+
+def list_tasks_response(self: Any) -> Any:
+    """ListTasks with the service tasks: filters cluster, serviceName, desiredStatus (default
+    RUNNING, as on AWS), family, startedBy, launchType, containerInstance; maxResults/nextToken."""
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import InvalidParameterException
+
+    backend = self.ecs_backend
+    cluster_str = self._get_param("cluster", "default")
+    service_name = self._get_param("serviceName")
+    desired = self._get_param("desiredStatus")
+    family = self._get_param("family")
+    started_by = self._get_param("startedBy")
+    launch_type = self._get_param("launchType")
+    container_instance = self._get_param("containerInstance")
+    max_results = self._get_param("maxResults")
+    token = self._get_param("nextToken")
+    cluster = backend._get_cluster(cluster_str)  # ClusterNotFoundException as on AWS
+    if max_results is not None and not 1 <= int(max_results) <= 100:
+        raise InvalidParameterException("maxResults must be between 1 and 100.")
+    # moto's own tasks (RunTask/StartTask), filtered as moto does; it ignores serviceName.
+    own = backend.list_tasks(cluster_str, container_instance, family, started_by, None, desired)
+    arns = [t.task_arn for t in own
+            if (not service_name or t.group == f"service:{service_name.split('/')[-1]}")
+            and (not launch_type or t.launch_type == launch_type)]
+    if not container_instance:  # Fargate tasks have no container instance
+        with _lock:
+            _settle_cluster(backend, cluster.name)
+            _prune_stopped(backend)
+            fam = family.split("/")[-1].split(":")[0] if family else None
+            svc = service_name.split("/")[-1] if service_name else None
+            mine = sorted((t for t in _task_store(backend).values() if t["_cluster"] == cluster.name
+                           and (svc is None or t["_service"] == svc)
+                           and t["desiredStatus"] == (desired or "RUNNING")
+                           and (not started_by or t["startedBy"] == started_by)
+                           and (not launch_type or t["launchType"] == launch_type)
+                           and (fam is None or t["taskDefinitionArn"].split("/")[-1].split(":")[0] == fam)),
+                          key=lambda t: t["_seq"])
+            arns += [t["taskArn"] for t in mine]
+    offset = 0
+    if token:
+        try:
+            offset = int(base64.b64decode(token).decode().split(":")[1])
+        except Exception:
+            raise InvalidParameterException("Invalid nextToken.")
+    limit = int(max_results) if max_results else 100
+    page = arns[offset:offset + limit]
+    result: dict = {"taskArns": page}
+    if offset + limit < len(arns):
+        result["nextToken"] = base64.b64encode(f"sb-tasks:{offset + limit}".encode()).decode()
+    return ActionResult(result)
+
+
+def describe_tasks_response(self: Any) -> Any:
+    """DescribeTasks over the service tasks and moto's own; unknown ids come back as failures
+    (reason MISSING), as on AWS."""
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.responses import DESCRIBE_TASKS_TAGS
+
+    backend = self.ecs_backend
+    cluster_str = self._get_param("cluster", "default")
+    ids = self._get_param("tasks", []) or []
+    include = self._get_param("include", []) or []
+    cluster = backend._get_cluster(cluster_str)
+    if not ids:
+        raise InvalidParameterException("Tasks cannot be empty.")
+    if len(ids) > 100:
+        raise InvalidParameterException("Tasks cannot have more than 100 items.")
+    if "TAGS" in include:
+        self._include_in_response(DESCRIBE_TASKS_TAGS)
+    else:
+        self._exclude_from_response(DESCRIBE_TASKS_TAGS)
+    found: list[Any] = []
+    rest: list[str] = []
+    with _lock:
+        _settle_cluster(backend, cluster.name)
+        _prune_stopped(backend)
+        by_id = {t["taskArn"].rsplit("/", 1)[1]: t for t in _task_store(backend).values()
+                 if t["_cluster"] == cluster.name}
+        seen = set()
+        for i in ids:
+            tid = i.rsplit("/", 1)[-1]
+            if tid in seen:
+                continue
+            seen.add(tid)
+            t = by_id.get(tid)
+            if t is not None and (i == tid or i == t["taskArn"]):
+                found.append(_public_task(t))
+            else:
+                rest.append(i)
+    failures = []
+    if rest:
+        own = backend.describe_tasks(cluster_str, rest)
+        found += own
+        got = {t.task_arn for t in own} | {t.task_arn.rsplit("/", 1)[1] for t in own}
+        for i in rest:
+            if i not in got:
+                arn = i if i.startswith("arn:") else (
+                    f"arn:aws:ecs:{self.region}:{self.current_account}:task/{cluster.name}/{i}")
+                failures.append({"arn": arn, "reason": "MISSING"})
+    return ActionResult({"tasks": found, "failures": failures})
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,7 +1143,7 @@ def handle_control(method: str, path: str, body: bytes) -> tuple[int, dict]:
         if path == "/signalbox-moto/health":
             return 200, {"ok": True, "plugin_version": PLUGIN_VERSION, "settings": SETTINGS}
         if path == "/signalbox-moto/config" and method == "POST":
-            for k in ("ecs_settle_secs", "metric_retention_secs"):
+            for k in ("ecs_settle_secs", "metric_retention_secs", "metric_raw_secs"):
                 if k in data:
                     SETTINGS[k] = max(float(data[k]), 0.0)
             return 200, {"settings": SETTINGS}
@@ -593,6 +1151,14 @@ def handle_control(method: str, path: str, body: bytes) -> tuple[int, dict]:
             return 200, {"settings": SETTINGS}
         if path == "/signalbox-moto/target-health" and method == "POST":
             return 200, set_target_health(data)
+        if path == "/signalbox-moto/metrics/compact" and method == "POST":
+            # Run the retention/rollup pass now (it otherwise runs at most once a minute, on a put).
+            out = {}
+            for account_id, regions in list(cw_models.cloudwatch_backends.items()):
+                for region, backend in list(regions.items()):
+                    if backend.metric_data or getattr(backend, "_sb_idx", None):
+                        out[f"{account_id}/{region}"] = compact_metrics(backend)
+            return 200, {"compacted": out}
     except (ValueError, TypeError) as e:
         return 400, {"error": str(e)}
     except LookupError as e:
@@ -634,5 +1200,7 @@ def apply(background: bool = True) -> None:
     ecs_models.EC2ContainerServiceBackend.update_service = update_service
     ecs_models.EC2ContainerServiceBackend.describe_services = describe_services
     ecs_models.EC2ContainerServiceBackend.delete_service = delete_service
+    ecs_responses.EC2ContainerServiceResponse.list_tasks = list_tasks_response
+    ecs_responses.EC2ContainerServiceResponse.describe_tasks = describe_tasks_response
     elbv2_models.FakeTargetGroup.health_for = health_for
     cw_models.CloudWatchBackend._sb_patched = True

@@ -22,6 +22,15 @@ in the emulator through the moto plugin, so DescribeTargetHealth and the host co
 
 --backfill-minutes N first publishes N minutes of history, one tick a minute with past timestamps, so a
 health rule "for 5 min" can be judged at once (tests do this rather than wait).
+--slo-backfill-days N first publishes N days of hourly history (RequestCount, HTTPCode_Target_5XX_Count,
+HTTPCode_Target_2XX_Count as one statistic set per hour) for each live target group, ending at the last
+full hour before the minute backfill, so a 30-day availability SLO has data at once. It is deterministic
+(seeded by environment, service and hours ago) and includes a fixed incident history for the first
+environment's first service (INCIDENTS below; README.md has the expected figures). Skipped when the
+oldest hour already has data (a restarted generator must not count the month twice).
+    traffic.py slo     [CONFIG] [--days 30] [--target 99.9] [--endpoint URL]
+prints each live service's availability and error budget spent, read back with GetMetricData as the
+console reads it (Period 3600 over --days, Period 300 over the last 6 hours).
     traffic.py degrade ENV SERVICE COLOUR [--error-rate 0.07] [--p95-ms 2500] [--unhealthy N] [CONFIG]
     traffic.py heal    [ENV SERVICE COLOUR | --all] [CONFIG]
 """
@@ -56,6 +65,16 @@ BASE_MEDIAN_MS = 95.0
 BASE_SIGMA = 0.62  # lognormal spread: p95 ~ 2.8x median, ~ 260 ms
 Z95 = 1.6449
 SAMPLES_PER_TICK = 60  # raw latency samples per colour and tick: enough for a stable p95/p99
+# The month before the stack started (--slo-backfill-days). Its baseline 5xx share is lower than the
+# live one (BASE_ERROR_RATE, 0.05 %, half of a 99.9 % SLO's budget on its own), so that healthy services
+# sit at 99.975 % over 30 days and an incident history shows in the budget.
+HISTORY_ERROR_RATE = 0.00025
+# (env index, service index, hours before the current hour at which it starts, minutes, 5xx share):
+# the first environment's first service had two incidents. Minutes beyond 60 run into the next hours.
+INCIDENTS = [
+    (0, 0, 9 * 24, 120, 0.015),  # 9 days ago: 2 h at 1.5 % (above the 1 % alert, below the 5 % rollback)
+    (0, 0, 2 * 24, 45, 0.04),    # 2 days ago: 45 min at 4 %
+]
 
 
 def key(env: str, service: str, colour: str) -> str:
@@ -192,6 +211,106 @@ class Traffic:
         return lines
 
 
+    def slo_backfill(self, days: int, now: datetime, until: datetime) -> tuple[int, int, list[str]]:
+        """One statistic set per hour and live target group, for the full hours from `days` days
+        before the current hour up to the last full hour before `until` (where the minute backfill
+        starts). Returns (datapoints, target groups, notes)."""
+        h0 = until.replace(minute=0, second=0, microsecond=0)  # hours before this one are full
+        now_hour = now.replace(minute=0, second=0, microsecond=0)
+        first_k = max(1, int((now_hour - h0).total_seconds() // 3600) + 1)  # k = hours before now_hour
+        last_k = days * 24 - 1  # the oldest hour still lies inside a `days`-day window
+        total, groups, notes = 0, 0, []
+        for env in self.envs:
+            try:
+                state = self.observe(env)
+            except (ClientError, BotoCoreError, IndexError, KeyError) as e:
+                notes.append(f"{env.name}: not seeded yet or emulator unreachable ({type(e).__name__})")
+                continue
+            cw = self.c("cloudwatch", env.region)
+            live = [c for c in state["colours"] if c["live"]]
+            if not live or first_k > last_k:
+                continue
+            oldest = now_hour - timedelta(hours=last_k)
+            probe = cw.get_metric_data(MetricDataQueries=[{"Id": "probe", "MetricStat": {"Metric": {
+                "Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": live[0]["dims"]},
+                "Period": 3600, "Stat": "SampleCount"}}], StartTime=oldest, EndTime=oldest + timedelta(hours=1))
+            if probe["MetricDataResults"][0]["Values"]:
+                notes.append(f"{env.name}: history already present, not written again")
+                continue
+            data = []
+            for col in live:
+                si = next(i for i, svc in enumerate(env.services) if svc.name == col["service"])
+                for k in range(last_k, first_k - 1, -1):
+                    requests, errors = history_hour(env, si, k)
+                    ts = now_hour - timedelta(hours=k)
+                    for name, value in (("RequestCount", requests), ("HTTPCode_Target_5XX_Count", errors),
+                                        ("HTTPCode_Target_2XX_Count", requests - errors)):
+                        # 60 one-minute samples, as the ALB's own metrics: Sum is the hour's count.
+                        per_min = value / 60
+                        data.append({"MetricName": name, "Dimensions": col["dims"], "Timestamp": ts, "Unit": "Count",
+                                     "StatisticValues": {"SampleCount": 60, "Sum": value,
+                                                         "Minimum": math.floor(per_min * 0.9),
+                                                         "Maximum": math.ceil(per_min * 1.1)}})
+                groups += 1
+            for i in range(0, len(data), 1000):  # PutMetricData takes at most 1000 items
+                cw.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[i:i + 1000])
+            total += len(data)
+        return total, groups, notes
+
+
+def history_hour(env: Env, service_index: int, k: int) -> tuple[int, int]:
+    """(requests, 5xx) of the live colour in the hour that started k hours before the current one.
+    Same rate and jitter as a live tick (BASE_RPS live x U(0.85, 1.15)), over 3600 s; 5xx a binomial
+    draw at HISTORY_ERROR_RATE, or at an incident's share for the minutes it covers. Seeded by
+    environment, service and k, so every run writes the same month."""
+    rng = random.Random(f"slo/{env.name}/{env.services[service_index].name}/{k}")
+    requests = max(1, round(BASE_RPS["live"] * rng.uniform(0.85, 1.15) * 3600))
+    expected = 0.0
+    covered = 0.0  # minutes of this hour inside an incident
+    for ei, si, start_k, minutes, rate in INCIDENTS:
+        if (ei, si) != (env.index, service_index):
+            continue
+        # In minutes before the current hour: the incident covers [start_k*60 - minutes, start_k*60],
+        # hour k covers [k*60 - 60, k*60].
+        lo, hi = start_k * 60 - minutes, start_k * 60
+        span = max(0.0, min(hi, k * 60) - max(lo, k * 60 - 60))
+        covered += span
+        expected += requests * span / 60 * rate
+    expected += requests * max(0.0, 60 - covered) / 60 * HISTORY_ERROR_RATE
+    p = expected / requests
+    errors = round(rng.gauss(expected, math.sqrt(max(expected * (1 - p), 0.0))))
+    return requests, min(max(errors, 0), requests)
+
+
+def slo_report(envs: list[Env], endpoint: str, days: int, target: float) -> list[str]:
+    """Each live target group's availability from its RequestCount and HTTPCode_Target_5XX_Count Sums."""
+    t = Traffic(envs, endpoint)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    lines = []
+    for env in envs:
+        state = t.observe(env)
+        cw = t.c("cloudwatch", env.region)
+        for col in state["colours"]:
+            if not col["live"]:
+                continue
+            out = []
+            for period, span in ((3600, timedelta(days=days)), (300, timedelta(hours=6))):
+                qs = [{"Id": i, "MetricStat": {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": m,
+                                                          "Dimensions": col["dims"]}, "Period": period, "Stat": "Sum"}}
+                      for i, m in (("req", "RequestCount"), ("err", "HTTPCode_Target_5XX_Count"))]
+                t0 = time.perf_counter()
+                r = cw.get_metric_data(MetricDataQueries=qs, StartTime=now - span, EndTime=now)
+                ms = (time.perf_counter() - t0) * 1000
+                got = {m["Id"]: m["Values"] for m in r["MetricDataResults"]}
+                req, err = sum(got["req"]), sum(got["err"])
+                avail = 100.0 * (1 - err / req) if req else float("nan")
+                budget = 100.0 * (err / req) / (1 - target / 100) if req else float("nan")
+                out.append(f"{span.days * 24 + span.seconds // 3600} h: {req:,.0f} req, {err:,.0f} 5xx, "
+                           f"{avail:.4f} %, budget {budget:.1f} % ({len(got['req'])} periods of {period} s, {ms:.0f} ms)")
+            lines.append(f"{env.name}/{col['service']}/{col['colour']}: " + "; ".join(out))
+    return lines
+
+
 def plugin_target_health(endpoint: str, env: Env, tg_name: str, state: str, count: int) -> None:
     body = json.dumps({"target_group_name": tg_name, "region": env.region, "state": state,
                        "count": count}).encode()
@@ -226,6 +345,12 @@ def main() -> None:
                      help="first publish this many minutes of history, one tick per minute")
     run.add_argument("--backfill-delay", type=float, default=3.0,
                      help="seconds to wait first, so ECS in the emulator has settled after seeding (default 3)")
+    run.add_argument("--slo-backfill-days", type=int, default=0,
+                     help="first publish this many days of hourly history for the live target groups (default 0)")
+    slo = sub.add_parser("slo", help="print each live service's availability and error budget, read back")
+    slo.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
+    slo.add_argument("--days", type=int, default=30)
+    slo.add_argument("--target", type=float, default=99.9, help="SLO target in percent (default 99.9)")
     deg = sub.add_parser("degrade", help="make one colour unhealthy-looking")
     deg.add_argument("env"), deg.add_argument("service"), deg.add_argument("colour")
     deg.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
@@ -236,7 +361,7 @@ def main() -> None:
     heal.add_argument("env", nargs="?"), heal.add_argument("service", nargs="?"), heal.add_argument("colour", nargs="?")
     heal.add_argument("config", nargs="?", default=os.environ.get("SIGNALBOX_CONFIG", str(DEFAULT_CONFIG)))
     heal.add_argument("--all", action="store_true")
-    for p in (run, deg, heal):
+    for p in (run, deg, heal, slo):
         p.add_argument("--endpoint", default=f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '4566')}")
     args = ap.parse_args()
     envs = load_config(Path(args.config))
@@ -273,11 +398,24 @@ def main() -> None:
         print(f"healed {', '.join(keys) if keys else 'nothing (nothing was degraded)'}")
         return
 
+    if args.cmd == "slo":
+        for line in slo_report(envs, args.endpoint, args.days, args.target):
+            print(line)
+        return
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     t = Traffic(envs, args.endpoint)
-    if args.backfill_minutes:
+    if args.backfill_minutes or args.slo_backfill_days:
         time.sleep(args.backfill_delay)
         start = datetime.now(timezone.utc)
+    if args.slo_backfill_days:
+        t0 = time.monotonic()
+        n, groups, notes = t.slo_backfill(args.slo_backfill_days, start,
+                                          start - timedelta(minutes=args.backfill_minutes))
+        print(f"traffic: SLO history: {n} hourly datapoints for {groups} live target group(s) over "
+              f"{args.slo_backfill_days} day(s) in {time.monotonic() - t0:.1f}s"
+              + "".join(f"; {x}" for x in notes), flush=True)
+    if args.backfill_minutes:
         for k in range(args.backfill_minutes, 0, -1):
             t.tick(60.0, now=start - timedelta(minutes=k))
         print(f"traffic: backfilled {args.backfill_minutes} minute(s)", flush=True)
