@@ -3,10 +3,14 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod fleet;
 mod health;
 mod identity;
+mod slo;
+pub use fleet::*;
 pub use health::*;
 pub use identity::*;
+pub use slo::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,4 +125,7 @@ pub struct EcsServiceSummary {
     /// The newest deployment's rollout state (IN_PROGRESS, COMPLETED, FAILED), when ECS reports one.
     pub rollout: Option<String>,
     pub deployments: u32,
+    /// Every current deployment, newest (PRIMARY) first.
+    #[serde(default)]
+    pub rollouts: Vec<DeploymentView>,
 }

@@ -88,6 +88,7 @@ pub async fn start_with_storage(
             aws.clone(),
             config.aws.poll_interval,
             config.health_rules.clone(),
+            config.slo.clone(),
         );
         workers.push(tokio::spawn(
             health_collector.clone().run(shutdown_rx.clone()),

@@ -31,6 +31,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// The health gate's rules: the seed's thresholds unless `[health]` changes them.
     pub health_rules: Vec<crate::health::gate::Rule>,
+    /// The availability objective: the seed's 99.9 % over 30 days unless `[health]` changes it.
+    pub slo: crate::health::slo::SloSettings,
     pub environments: Vec<EnvironmentConfig>,
 }
 
@@ -421,6 +423,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
     validate_environments(&file.environments, aws.region.is_some())?;
     let identity = identity::resolve_identity(file.identity, env, &public_url)?;
     let security = identity::resolve_security(file.security, env)?;
+    let slo = health::resolve_slo(&file.health)?;
     let health_rules = health::resolve_health(file.health)?;
 
     Ok(Config {
@@ -440,6 +443,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         identity,
         security,
         health_rules,
+        slo,
         environments: file.environments,
     })
 }

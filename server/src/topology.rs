@@ -260,6 +260,7 @@ impl TopologyCollector {
             image: definition.main_image().map(str::to_string),
             rollout: state.primary_rollout().map(str::to_string),
             deployments: state.deployments.len() as u32,
+            rollouts: state.deployments.iter().map(deployment_view).collect(),
         })
     }
 
@@ -296,6 +297,24 @@ impl TopologyCollector {
     fn log_episode(&self, failures: &[AwsError]) {
         self.failing
             .observe(&self.environment.name, "AWS reads", failures);
+    }
+}
+
+fn deployment_view(deployment: &crate::aws::EcsDeployment) -> app::dto::DeploymentView {
+    app::dto::DeploymentView {
+        id: deployment.id.clone(),
+        status: deployment.status.clone(),
+        task_definition: crate::aws::ecs::family_revision_of_arn(&deployment.task_definition_arn),
+        rollout_state: deployment.rollout_state.clone(),
+        rollout_state_reason: deployment.rollout_state_reason.clone(),
+        desired: deployment.desired,
+        running: deployment.running,
+        pending: deployment.pending,
+        failed_tasks: deployment.failed_tasks,
+        created_at: deployment
+            .created_at
+            .map(crate::audit::chain::canonical_time),
+        created_unix: deployment.created_at.map(OffsetDateTime::unix_timestamp),
     }
 }
 
@@ -540,6 +559,7 @@ mod tests {
                 image: None,
                 rollout: None,
                 deployments: 1,
+                rollouts: Vec::new(),
             }),
             error: None,
             health: None,

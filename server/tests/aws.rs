@@ -133,6 +133,72 @@ async fn fleet_reads_services_counts_and_task_definitions() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn fleet_reads_tasks_with_zones_and_addresses_that_match_the_targets() {
+    let config = seeded().example_config();
+    let production = environment(&config, "production").await;
+    let service = "accunode-production-api-blue".to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        tasks = production
+            .fleet
+            .tasks("accunode-production", &service)
+            .await
+            .unwrap();
+        if tasks.iter().filter(|t| t.last_status == "RUNNING").count() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let running: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.last_status == "RUNNING")
+        .collect();
+    assert_eq!(running.len(), 4, "{tasks:?}");
+    let zones: std::collections::BTreeSet<_> = running
+        .iter()
+        .map(|t| t.availability_zone.clone().expect("a zone"))
+        .collect();
+    assert_eq!(zones.len(), 3, "spread over the three subnets: {zones:?}");
+    assert!(running.iter().all(|t| t.desired_status == "RUNNING"
+        && t.task_definition_arn
+            .contains(":task-definition/accunode-production-api-blue:")
+        && t.started_at.is_some()));
+    // ELBv2 gives ip targets no zone; the console joins them to tasks by address, so the addresses must match.
+    let ids = production
+        .routing
+        .metric_dimensions("accunode-production-alb", "accunode-prod-api-blue")
+        .await
+        .unwrap();
+    assert!(ids
+        .target_group_arn
+        .starts_with("arn:aws:elasticloadbalancing:"));
+    assert!(ids
+        .target_group_dimension
+        .starts_with("targetgroup/accunode-prod-api-blue/"));
+    let targets = production
+        .routing
+        .target_health(&ids.target_group_arn)
+        .await
+        .unwrap();
+    let mut target_ips: Vec<_> = targets.iter().map(|t| t.target_id.clone()).collect();
+    let mut task_ips: Vec<_> = running
+        .iter()
+        .map(|t| t.private_ip.clone().unwrap())
+        .collect();
+    target_ips.sort();
+    task_ips.sort();
+    assert_eq!(target_ips, task_ips);
+
+    // The idle colour runs nothing.
+    let idle = production
+        .fleet
+        .tasks("accunode-production", "accunode-production-api-green")
+        .await
+        .unwrap();
+    assert!(idle.iter().all(|t| t.last_status != "RUNNING"), "{idle:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn monitoring_lists_alarms_and_computes_percentiles() {
     let moto = seeded();
     let config = moto.example_config();
@@ -166,6 +232,26 @@ async fn monitoring_lists_alarms_and_computes_percentiles() {
         alarms.iter().any(|a| a.threshold == Some(80.0)),
         "CPU > 80 % from the seed"
     );
+    // Dimensions tie an alarm to a colour, also through metric math (the error-rate alarm has no metric of its own).
+    let error_rate = alarms
+        .iter()
+        .find(|a| a.name == "accunode-production-api-blue-high-error-rate")
+        .unwrap();
+    assert!(
+        error_rate
+            .dimensions
+            .iter()
+            .any(|(name, value)| name == "TargetGroup"
+                && value.starts_with("targetgroup/accunode-prod-api-blue/")),
+        "{error_rate:?}"
+    );
+    let cpu = alarms
+        .iter()
+        .find(|a| a.name == "accunode-production-api-blue-cpu-high")
+        .unwrap();
+    assert!(cpu
+        .dimensions
+        .contains(&("ServiceName".into(), "accunode-production-api-blue".into())));
 
     // Known values 1..=100 ms in a namespace of its own: p95 is 95 ms, Sum is 5050.
     moto.python(

@@ -1,11 +1,65 @@
-//! Server-rendered SVG sparklines: a series, its threshold drawn as a dashed line, a title and a description for
-//! screen readers. No charting dependency: a polyline scaled into a fixed box.
+//! Server-rendered SVG charts: a sparkline for a glance and a time series with axes for reading values. Both draw
+//! the threshold as a dashed line and events (deploys) as markers, and carry a title and a description for screen
+//! readers. No charting dependency: polylines scaled into a fixed box.
 
 use leptos::prelude::*;
 
-const WIDTH: f64 = 240.0;
-const HEIGHT: f64 = 48.0;
-const PAD: f64 = 3.0;
+/// Maps (unix seconds, value) into a box, `pad` in from each edge.
+#[derive(Clone, Copy)]
+struct Scale {
+    t0: i64,
+    t1: i64,
+    lo: f64,
+    hi: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+impl Scale {
+    fn x(&self, t: i64) -> f64 {
+        self.left + (t - self.t0) as f64 / (self.t1 - self.t0) as f64 * (self.right - self.left)
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        self.bottom - (v - self.lo) / (self.hi - self.lo) * (self.bottom - self.top)
+    }
+
+    fn polyline(&self, points: &[(i64, f64)]) -> String {
+        points
+            .iter()
+            .map(|(t, v)| format!("{:.1},{:.1}", self.x(*t), self.y(*v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The time span of the points, never empty.
+fn span(points: &[(i64, f64)]) -> (i64, i64) {
+    let t0 = points[0].0;
+    (t0, points[points.len() - 1].0.max(t0 + 1))
+}
+
+fn describe(points: &[(i64, f64)], threshold: Option<f64>, unit: &str) -> String {
+    let last = points[points.len() - 1].1;
+    let (min, max) = points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), (_, v)| {
+            (lo.min(*v), hi.max(*v))
+        });
+    format!(
+        "{} samples from {min:.2} to {max:.2} {unit}, latest {last:.2} {unit}{}",
+        points.len(),
+        threshold
+            .map(|limit| format!(", threshold {limit:.2} {unit}"))
+            .unwrap_or_default()
+    )
+}
+
+const SPARK_WIDTH: f64 = 240.0;
+const SPARK_HEIGHT: f64 = 48.0;
+const SPARK_PAD: f64 = 3.0;
 
 /// `points`: (unix seconds, value) oldest first; `threshold`: drawn when given; `markers`: unix seconds of
 /// events (deploys) drawn as vertical lines.
@@ -20,42 +74,146 @@ pub fn Sparkline(
     if points.is_empty() {
         return view! { <p class="sparkline-empty muted small">"no data"</p> }.into_any();
     }
-    let (t0, t1) = (points[0].0, points[points.len() - 1].0.max(points[0].0 + 1));
-    let max = points
+    let (t0, t1) = span(&points);
+    let hi = points
         .iter()
         .map(|(_, v)| *v)
         .chain(threshold)
         .fold(f64::MIN, f64::max)
         .max(f64::EPSILON)
         * 1.1;
-    let x = move |t: i64| PAD + (t - t0) as f64 / (t1 - t0) as f64 * (WIDTH - 2.0 * PAD);
-    let y = move |v: f64| HEIGHT - PAD - v / max * (HEIGHT - 2.0 * PAD);
-    let line = points
-        .iter()
-        .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let scale = Scale {
+        t0,
+        t1,
+        lo: 0.0,
+        hi,
+        left: SPARK_PAD,
+        right: SPARK_WIDTH - SPARK_PAD,
+        top: SPARK_PAD,
+        bottom: SPARK_HEIGHT - SPARK_PAD,
+    };
     let last = points[points.len() - 1].1;
     let above = threshold.is_some_and(|limit| last > limit);
-    let description = format!(
-        "{} samples, latest {last:.1} {unit}{}",
-        points.len(),
-        threshold
-            .map(|limit| format!(", threshold {limit:.1} {unit}"))
-            .unwrap_or_default()
-    );
+    let description = describe(&points, threshold, unit);
     view! {
-        <svg class="sparkline" class:above=above viewBox=format!("0 0 {WIDTH} {HEIGHT}") width=WIDTH height=HEIGHT role="img">
+        <svg class="sparkline" class:above=above viewBox=format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}") width=SPARK_WIDTH height=SPARK_HEIGHT role="img">
             <title>{title}</title>
             <desc>{description}</desc>
             {threshold.map(|limit| view! {
-                <line class="threshold" x1=PAD x2=WIDTH - PAD y1=y(limit) y2=y(limit)/>
+                <line class="threshold" x1=SPARK_PAD x2=SPARK_WIDTH - SPARK_PAD y1=scale.y(limit) y2=scale.y(limit)/>
             })}
             {markers.into_iter().filter(|m| (t0..=t1).contains(m)).map(|m| view! {
-                <line class="marker" x1=x(m) x2=x(m) y1=0 y2=HEIGHT/>
+                <line class="marker" x1=scale.x(m) x2=scale.x(m) y1=0 y2=SPARK_HEIGHT/>
             }).collect_view()}
-            <polyline class="series" points=line/>
+            <polyline class="series" points=scale.polyline(&points)/>
         </svg>
     }
     .into_any()
+}
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 180.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 10.0;
+const BOTTOM: f64 = 24.0;
+
+/// "Nov 28" for an axis label.
+fn day_label(unix: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm): no date library in the wasm.
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!("{} {day}", MONTHS[(month - 1) as usize])
+}
+
+/// A time series with value and date axes, the threshold dashed and labelled, and markers. `floor`/`ceiling`
+/// fix the value range where a chart should not zoom (availability near 100 %); otherwise it fits the data and
+/// the threshold.
+#[component]
+pub fn TimeSeries(
+    points: Vec<(i64, f64)>,
+    #[prop(optional)] threshold: Option<f64>,
+    #[prop(optional)] threshold_label: Option<String>,
+    #[prop(optional)] markers: Vec<i64>,
+    #[prop(optional)] floor: Option<f64>,
+    #[prop(optional)] ceiling: Option<f64>,
+    title: String,
+    unit: &'static str,
+    /// Decimals of the value labels.
+    #[prop(default = 1)]
+    decimals: usize,
+) -> impl IntoView {
+    if points.is_empty() {
+        return view! { <p class="sparkline-empty muted small">"no data"</p> }.into_any();
+    }
+    let (t0, t1) = span(&points);
+    let values = points.iter().map(|(_, v)| *v).chain(threshold);
+    let (min, max) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let margin = ((max - min) * 0.1).max(f64::EPSILON);
+    let lo = floor.unwrap_or(min - margin);
+    let hi = ceiling.unwrap_or(max + margin).max(lo + f64::EPSILON);
+    let scale = Scale {
+        t0,
+        t1,
+        lo,
+        hi,
+        left: LEFT,
+        right: WIDTH - RIGHT,
+        top: TOP,
+        bottom: HEIGHT - BOTTOM,
+    };
+    let ticks = [lo, (lo + hi) / 2.0, hi];
+    let description = describe(&points, threshold, unit);
+    let last = points[points.len() - 1];
+    view! {
+        <svg class="timeseries" viewBox=format!("0 0 {WIDTH} {HEIGHT}") width="100%" role="img" preserveAspectRatio="xMinYMin meet">
+            <title>{title}</title>
+            <desc>{description}</desc>
+            <g class="axis">
+                {ticks.into_iter().map(|v| view! {
+                    <line class="grid" x1=LEFT x2=WIDTH - RIGHT y1=scale.y(v) y2=scale.y(v)/>
+                    <text x=LEFT - 6.0 y=scale.y(v) + 4.0 text-anchor="end">{format!("{v:.decimals$}")}</text>
+                }).collect_view()}
+                <text x=LEFT y=HEIGHT - 6.0 text-anchor="start">{day_label(t0)}</text>
+                <text x=WIDTH - RIGHT y=HEIGHT - 6.0 text-anchor="end">{day_label(t1)}</text>
+            </g>
+            {threshold.map(|limit| view! {
+                <line class="threshold" x1=LEFT x2=WIDTH - RIGHT y1=scale.y(limit) y2=scale.y(limit)/>
+                <text class="threshold-label" x=WIDTH - RIGHT - 4.0 y=scale.y(limit) - 4.0 text-anchor="end">
+                    {threshold_label.unwrap_or_else(|| format!("{limit:.decimals$} {unit}"))}
+                </text>
+            })}
+            {markers.into_iter().filter(|m| (t0..=t1).contains(m)).map(|m| view! {
+                <line class="marker" x1=scale.x(m) x2=scale.x(m) y1=TOP y2=HEIGHT - BOTTOM>
+                    <title>{format!("deploy {}", day_label(m))}</title>
+                </line>
+            }).collect_view()}
+            <polyline class="series" points=scale.polyline(&points)/>
+            <circle class="last" cx=scale.x(last.0) cy=scale.y(last.1) r="3"/>
+        </svg>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_labelled_in_the_civil_calendar() {
+        assert_eq!(day_label(0), "Jan 1");
+        // 2026-11-29T21:00:00Z
+        assert_eq!(day_label(1_795_986_000), "Nov 29");
+        // 2024-02-29 (leap day)
+        assert_eq!(day_label(1_709_164_800), "Feb 29");
+    }
 }

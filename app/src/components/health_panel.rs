@@ -1,5 +1,11 @@
+use crate::components::alarms::AlarmList;
 use crate::components::chart::Sparkline;
-use crate::dto::{ColourHealth, RuleView, ServiceHealth, Severity, Signal, Verdict, SLA};
+use crate::components::fleet::FleetDetail;
+use crate::components::freshness::Freshness;
+use crate::dto::{
+    AlarmView, ColourFleet, ColourHealth, PanelState, RuleView, ServiceHealth, Severity, Signal,
+    Verdict, SLA,
+};
 use leptos::prelude::*;
 
 pub fn verdict_label(verdict: Verdict) -> &'static str {
@@ -37,31 +43,45 @@ fn show(value: Option<f64>, signal: Option<Signal>) -> String {
 }
 
 /// Both colours of one service side by side: the gate's verdict and why, each KPI against the SLA and the alert
-/// threshold, and sparklines of the last minutes.
+/// threshold, sparklines of the last minutes, target health per zone, tasks and the colour's alarms.
 #[component]
 pub fn HealthPanel(health: ServiceHealth) -> impl IntoView {
-    let freshness = match (&health.as_of, health.age_secs) {
-        (Some(_), Some(age)) => format!("as of {age} s ago"),
-        _ => "not read yet".to_string(),
+    let metrics = PanelState {
+        as_of: health.as_of.clone(),
+        age_secs: health.age_secs,
+        stale: health.stale,
+        error: health.error.clone(),
     };
     let rules = health.rules.clone();
+    let fleet = health.fleet.clone();
+    let alarms = health.alarms.clone();
+    // A colour with fleet data but no metrics yet (a read never succeeded) still shows its tasks and targets.
+    let colours: Vec<ColourHealth> = health.colours;
     view! {
         <section class="panel health" data-health-service=health.service.clone()>
             <div class="environment-head">
                 <h2>"Health"</h2>
-                <span class="muted small freshness" data-age=health.age_secs>{freshness}</span>
-                {health.stale.then(|| view! { <span class="badge stale">"stale"</span> })}
+                <Freshness state=metrics/>
             </div>
-            {health.error.clone().map(|error| view! { <p class="env-error" role="status">{error}</p> })}
             <div class="health-colours">
-                {health.colours.into_iter().map(|colour| view! { <ColourHealthCard colour rules=rules.clone()/> }).collect_view()}
+                {colours.into_iter().map(|colour| {
+                    let name = colour.colour;
+                    let fleet = fleet.iter().find(|f| f.colour == name).cloned();
+                    let alarms: Vec<AlarmView> = alarms.iter().filter(|a| a.colour == Some(name)).cloned().collect();
+                    view! { <ColourHealthCard colour rules=rules.clone() fleet alarms/> }
+                }).collect_view()}
             </div>
         </section>
     }
 }
 
 #[component]
-fn ColourHealthCard(colour: ColourHealth, rules: Vec<RuleView>) -> impl IntoView {
+fn ColourHealthCard(
+    colour: ColourHealth,
+    rules: Vec<RuleView>,
+    fleet: Option<ColourFleet>,
+    alarms: Vec<AlarmView>,
+) -> impl IntoView {
     let verdict = colour.judgement.verdict;
     let kpis = colour.kpis.clone();
     let sla = |signal: Signal| {
@@ -157,6 +177,11 @@ fn ColourHealthCard(colour: ColourHealth, rules: Vec<RuleView>) -> impl IntoView
                         threshold=threshold(&rules, Signal::P95Ms, Severity::Degraded).unwrap_or(800.0)
                         title=format!("{name}: p95 per minute") unit="ms"/>
                 </figure>
+            </div>
+            {fleet.map(|fleet| view! { <FleetDetail fleet/> })}
+            <div class="fleet" data-testid="colour-alarms">
+                <h3 class="small-head">{format!("Alarms ({})", alarms.len())}</h3>
+                <AlarmList alarms/>
             </div>
         </article>
     }

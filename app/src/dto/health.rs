@@ -125,6 +125,19 @@ pub struct ServiceHealth {
     pub colours: Vec<ColourHealth>,
     /// The rules the colours were judged by, for drawing their thresholds.
     pub rules: Vec<RuleView>,
+    /// ECS tasks and ALB targets per colour.
+    #[serde(default)]
+    pub fleet: Vec<crate::dto::ColourFleet>,
+    /// The CloudWatch alarms on this service's colours, then the environment-wide ones.
+    #[serde(default)]
+    pub alarms: Vec<crate::dto::AlarmView>,
+    #[serde(default)]
+    pub alarms_state: crate::dto::PanelState,
+    /// Availability and error budget; `None` until first read.
+    #[serde(default)]
+    pub slo: Option<crate::dto::SloView>,
+    #[serde(default)]
+    pub slo_state: crate::dto::PanelState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,8 +1,11 @@
 use crate::api::health::get_service_health;
 use crate::api::overview::get_service;
+use crate::components::alarms::AlarmsPanel;
+use crate::components::deployments::DeploymentsPanel;
 use crate::components::environment_card::LoadedEnvironment;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::health_panel::HealthPanel;
+use crate::components::slo_panel::SloPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -27,12 +30,34 @@ pub fn ServicePage() -> impl IntoView {
     let health = Resource::new(live_names, |((environment, service), _)| {
         get_service_health(environment, service)
     });
+    // Both colours of the service, once the topology answered.
+    let service_colours = move || {
+        service
+            .get()
+            .and_then(Result::ok)
+            .and_then(|environment| environment.services.into_iter().next())
+            .map(|s| vec![s.blue, s.green])
+            .unwrap_or_default()
+    };
     view! {
         <Title text=move || { let (environment, service) = names(); format!("{service} in {environment}") }/>
         <LoadedEnvironment result=service/>
         <Transition fallback=|| view! { <p class="muted">"Loading health…"</p> }>
             {move || health.get().map(|result| match result {
-                Ok(health) => view! { <HealthPanel health/> }.into_any(),
+                Ok(health) => {
+                    let colours = service_colours();
+                    // Deploys as chart markers: ECS's deployments for now, Signalbox's own history once it has one.
+                    let markers: Vec<i64> = colours.iter()
+                        .filter_map(|c| c.ecs.as_ref())
+                        .flat_map(|e| e.rollouts.iter().filter_map(|d| d.created_unix))
+                        .collect();
+                    view! {
+                        <HealthPanel health=health.clone()/>
+                        <DeploymentsPanel colours/>
+                        <AlarmsPanel alarms=health.alarms.clone() state=health.alarms_state.clone()/>
+                        <SloPanel slo=health.slo.clone() state=health.slo_state.clone() markers/>
+                    }.into_any()
+                }
                 // The colours above already show the not-found panel for an unknown name.
                 Err(crate::error::AppError::NotFound { .. }) => ().into_any(),
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),

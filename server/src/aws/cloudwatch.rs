@@ -18,6 +18,9 @@ pub struct AlarmSummary {
     pub threshold: Option<f64>,
     pub comparison: Option<String>,
     pub updated_at: Option<OffsetDateTime>,
+    /// Every dimension the alarm watches, its metric's or its metric-math inputs', to tie it to a service.
+    pub dimensions: Vec<(String, String)>,
+    pub description: Option<String>,
 }
 
 /// One series to fetch: `stat` is a CloudWatch statistic (Sum, Average, Maximum, p95, p99, …).
@@ -122,6 +125,19 @@ impl Monitoring for CloudWatchMonitoring {
                     threshold: a.threshold(),
                     comparison: a.comparison_operator().map(|c| c.as_str().to_string()),
                     updated_at: a.state_updated_timestamp().and_then(to_offset),
+                    dimensions: a
+                        .dimensions()
+                        .iter()
+                        .chain(
+                            a.metrics()
+                                .iter()
+                                .filter_map(|m| m.metric_stat())
+                                .filter_map(|stat| stat.metric())
+                                .flat_map(|metric| metric.dimensions()),
+                        )
+                        .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
+                        .collect(),
+                    description: a.alarm_description().map(str::to_string),
                 }
             }));
             match output.next_token() {

@@ -49,6 +49,7 @@ pub struct TargetHealthSummary {
     /// healthy, unhealthy, initial, draining, unused, unavailable
     pub state: String,
     pub reason: Option<String>,
+    pub description: Option<String>,
 }
 
 #[async_trait::async_trait]
@@ -60,15 +61,26 @@ pub trait TrafficRouting: Send + Sync + 'static {
         port: u16,
         rule_priority: Option<u32>,
     ) -> Result<Forwarding, AwsError>;
+    /// The targets of a target group, named or given by ARN (which saves a lookup).
     async fn target_health(&self, target_group: &str)
         -> Result<Vec<TargetHealthSummary>, AwsError>;
-    /// CloudWatch's dimensions for a target group behind a load balancer: (`LoadBalancer`, `TargetGroup`) values,
-    /// i.e. `app/NAME/ID` and `targetgroup/NAME/ID`. ARNs never change, so callers may cache the answer.
+    /// A target group's ARN and CloudWatch's dimensions for it behind a load balancer. ARNs never change, so
+    /// callers may cache the answer.
     async fn metric_dimensions(
         &self,
         load_balancer: &str,
         target_group: &str,
-    ) -> Result<(String, String), AwsError>;
+    ) -> Result<TargetGroupIds, AwsError>;
+}
+
+/// How AWS names one target group behind one load balancer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetGroupIds {
+    pub target_group_arn: String,
+    /// CloudWatch's `LoadBalancer` dimension: `app/NAME/ID`.
+    pub load_balancer_dimension: String,
+    /// CloudWatch's `TargetGroup` dimension: `targetgroup/NAME/ID`.
+    pub target_group_dimension: String,
 }
 
 pub struct Elbv2Routing {
@@ -170,7 +182,7 @@ impl TrafficRouting for Elbv2Routing {
         &self,
         load_balancer: &str,
         target_group: &str,
-    ) -> Result<(String, String), AwsError> {
+    ) -> Result<TargetGroupIds, AwsError> {
         let lb_arn = self.load_balancer_arn(load_balancer).await?;
         let tg_arn = self.target_group_arn(target_group).await?;
         let lb = dimension_of(&lb_arn, ":loadbalancer/").ok_or_else(|| {
@@ -187,7 +199,11 @@ impl TrafficRouting for Elbv2Routing {
                     format!("an ARN for {target_group}"),
                 )
             })?;
-        Ok((lb, tg))
+        Ok(TargetGroupIds {
+            target_group_arn: tg_arn,
+            load_balancer_dimension: lb,
+            target_group_dimension: tg,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(load_balancer, port, rule_priority))]
@@ -274,7 +290,10 @@ impl TrafficRouting for Elbv2Routing {
         &self,
         target_group: &str,
     ) -> Result<Vec<TargetHealthSummary>, AwsError> {
-        let arn = self.target_group_arn(target_group).await?;
+        let arn = match target_group.starts_with("arn:") {
+            true => target_group.to_string(),
+            false => self.target_group_arn(target_group).await?,
+        };
         let output = self
             .client
             .describe_target_health()
@@ -305,6 +324,10 @@ impl TrafficRouting for Elbv2Routing {
                     .target_health()
                     .and_then(|h| h.reason())
                     .map(|r| r.as_str().to_string()),
+                description: d
+                    .target_health()
+                    .and_then(|h| h.description())
+                    .map(str::to_string),
             })
             .collect())
     }

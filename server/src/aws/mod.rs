@@ -19,11 +19,16 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use std::sync::Arc;
 
 pub use cloudwatch::{AlarmSummary, CloudWatchMonitoring, MetricQuery, MetricSeries, Monitoring};
-pub use ecs::{EcsFleet, EcsServiceState, Fleet, TaskDefinitionSummary};
+pub use ecs::{
+    EcsDeployment, EcsFleet, EcsServiceState, Fleet, TaskDefinitionSummary, TaskSummary,
+};
 pub use elasticache::{
     CacheBackups, CacheClusterSummary, CacheSnapshotSummary, ElastiCacheBackups,
 };
-pub use elb::{Elbv2Routing, Forwarding, TargetGroupWeight, TargetHealthSummary, TrafficRouting};
+pub use elb::{
+    Elbv2Routing, Forwarding, TargetGroupIds, TargetGroupWeight, TargetHealthSummary,
+    TrafficRouting,
+};
 pub use error::{AwsError, AwsErrorKind};
 pub use rds::{DatabaseBackups, DbInstanceSummary, DbSnapshotSummary, RdsBackups};
 pub use ssm::{ParameterStore, ParameterSummary, SsmParameters};

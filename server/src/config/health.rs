@@ -3,6 +3,7 @@
 
 use super::{invalid, ConfigError};
 use crate::health::gate::{Rule, Severity, Signal, Window};
+use crate::health::slo::SloSettings;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -21,6 +22,48 @@ pub(super) struct FileHealth {
     cpu_alert_percent: Option<f64>,
     memory_alert_percent: Option<f64>,
     resource_alert_minutes: Option<u64>,
+    slo_objective_percent: Option<f64>,
+    slo_window_days: Option<u32>,
+    slo_refresh_secs: Option<u64>,
+}
+
+pub(super) fn resolve_slo(file: &FileHealth) -> Result<SloSettings, ConfigError> {
+    let defaults = SloSettings::default();
+    let objective_percent = match file.slo_objective_percent {
+        Some(v) if !(v > 0.0 && v < 100.0) => {
+            return Err(invalid(
+                "health.slo_objective_percent",
+                format!("must be between 0 and 100, exclusive (e.g. 99.9), got {v}"),
+            ))
+        }
+        Some(v) => v,
+        None => defaults.objective_percent,
+    };
+    let window_days = match file.slo_window_days {
+        Some(d) if !(1..=90).contains(&d) => {
+            return Err(invalid(
+                "health.slo_window_days",
+                format!("must be 1 to 90 days, got {d}"),
+            ))
+        }
+        Some(d) => d,
+        None => defaults.window_days,
+    };
+    let refresh = match file.slo_refresh_secs {
+        Some(s) if !(15..=3600).contains(&s) => {
+            return Err(invalid(
+                "health.slo_refresh_secs",
+                format!("must be 15 to 3600 seconds, got {s}"),
+            ))
+        }
+        Some(s) => Duration::from_secs(s),
+        None => defaults.refresh,
+    };
+    Ok(SloSettings {
+        objective_percent,
+        window_days,
+        refresh,
+    })
 }
 
 pub(super) fn resolve_health(file: FileHealth) -> Result<Vec<Rule>, ConfigError> {
@@ -158,5 +201,43 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("health.p95_alert_minutes"), "{error}");
+    }
+
+    #[test]
+    fn the_slo_defaults_to_the_seed_and_bad_values_name_the_key() {
+        assert_eq!(
+            resolve_slo(&FileHealth::default()).unwrap(),
+            SloSettings {
+                objective_percent: 99.9,
+                window_days: 30,
+                refresh: Duration::from_secs(300)
+            }
+        );
+        for (file, key) in [
+            (
+                FileHealth {
+                    slo_objective_percent: Some(100.0),
+                    ..Default::default()
+                },
+                "health.slo_objective_percent",
+            ),
+            (
+                FileHealth {
+                    slo_window_days: Some(0),
+                    ..Default::default()
+                },
+                "health.slo_window_days",
+            ),
+            (
+                FileHealth {
+                    slo_refresh_secs: Some(5),
+                    ..Default::default()
+                },
+                "health.slo_refresh_secs",
+            ),
+        ] {
+            let error = resolve_slo(&file).unwrap_err().to_string();
+            assert!(error.contains(key), "{error}");
+        }
     }
 }

@@ -1,15 +1,26 @@
-//! One shared health collector per environment: every interval, one GetMetricData call (up to 500 series) for
-//! every service colour's ALB and ECS metrics, judged by the gate; viewers and the release engine read the
-//! result, so AWS calls do not grow with them. A failed read keeps the last judgement, marked stale.
+//! One shared health collector per environment. Every interval: one GetMetricData call (up to 500 series) for
+//! every service colour's ALB and ECS metrics, judged by the gate; each colour's ECS tasks and ALB targets; the
+//! environment's CloudWatch alarms. Every `slo_refresh_secs`: the SLO window's request and 5xx counts. Viewers and
+//! the release engine read the result, so AWS calls do not grow with them. Each part keeps its last good value
+//! when a read fails, marked stale, so one failing read degrades one panel, not the page.
 
 use super::gate::{judge, Rule, Samples, Series, Signal};
-use crate::aws::{AwsError, AwsErrorKind, EnvironmentAws, MetricQuery, MetricSeries};
+use super::slo::{self, Bucket, SloSettings};
+use crate::audit::chain::canonical_time;
+use crate::aws::ecs::{arn_id, family_revision_of_arn};
+use crate::aws::{
+    AlarmSummary, AwsError, AwsErrorKind, EnvironmentAws, MetricQuery, MetricSeries,
+    TargetGroupIds, TargetHealthSummary, TaskSummary,
+};
 use crate::config::{Colour, EnvironmentConfig};
 use crate::topology::{overdue, poll_until_shutdown, summarise_failures, FailureEpisode};
-use app::dto::{ColourHealth, Kpis, ServiceHealth};
+use app::dto::{
+    AlarmView, ColourFleet, ColourHealth, Kpis, PanelState, ServiceHealth, SloView, TargetView,
+    TaskView,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -17,14 +28,86 @@ use tokio::sync::watch;
 pub const PERIOD_SECS: i32 = 60;
 /// How far back each read looks: the longest seed rule (15 min) and a margin.
 const LOOKBACK: time::Duration = time::Duration::minutes(20);
+/// The SLO's recent buckets: fine enough for the 5-minute burn window, at least 6 hours for the 6-hour one.
+const SLO_FINE_PERIOD: i64 = 300;
+const SLO_FINE_SPAN: i64 = 6 * 3600;
+const SLO_HOUR: i64 = 3600;
 
+/// One read's last good value and how the latest attempt went.
 #[derive(Debug, Clone)]
+pub struct Part<T> {
+    pub value: Option<T>,
+    pub observed_at: Option<OffsetDateTime>,
+    /// Why the latest attempt failed, in our words.
+    pub error: Option<String>,
+    pub failed: bool,
+}
+
+impl<T> Default for Part<T> {
+    fn default() -> Self {
+        Part {
+            value: None,
+            observed_at: None,
+            error: None,
+            failed: false,
+        }
+    }
+}
+
+impl<T> Part<T> {
+    fn record(&mut self, result: Result<T, Option<String>>, at: OffsetDateTime) {
+        match result {
+            Ok(value) => {
+                *self = Part {
+                    value: Some(value),
+                    observed_at: Some(at),
+                    error: None,
+                    failed: false,
+                }
+            }
+            Err(error) => {
+                self.error = error;
+                self.failed = true;
+            }
+        }
+    }
+
+    /// Fresh, or stale: failed, never read, or older than two `interval`s.
+    fn panel(&self, interval: Duration, now: OffsetDateTime) -> PanelState {
+        PanelState {
+            as_of: self.observed_at.map(canonical_time),
+            age_secs: self
+                .observed_at
+                .map(|at| (now - at).whole_seconds().max(0) as u64),
+            stale: self.failed
+                || self.observed_at.is_none()
+                || self
+                    .observed_at
+                    .is_some_and(|at| overdue(interval, at, now)),
+            error: self
+                .error
+                .clone()
+                .or_else(|| self.observed_at.is_none().then(|| "not read yet".into())),
+        }
+    }
+}
+
+/// Per colour: its tasks and its targets.
+#[derive(Debug, Clone, Default)]
+pub struct FleetParts {
+    pub tasks: Part<Vec<TaskSummary>>,
+    pub targets: Part<Vec<TargetHealthSummary>>,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct HealthReading {
     /// Per service, both colours, in configuration order.
-    pub services: Vec<(String, Vec<ColourHealth>)>,
-    pub observed_at: Option<OffsetDateTime>,
-    pub error: Option<String>,
-    pub stale: bool,
+    pub metrics: Part<Vec<(String, Vec<ColourHealth>)>>,
+    /// Keyed by (service index, colour).
+    pub fleet: HashMap<(usize, Colour), FleetParts>,
+    pub alarms: Part<Vec<AlarmSummary>>,
+    /// Per service, in configuration order.
+    pub slo: Part<Vec<SloView>>,
 }
 
 /// The metrics read per colour: (suffix of the query id, namespace, metric, statistic, signal it feeds).
@@ -46,10 +129,13 @@ pub struct HealthCollector {
     aws: EnvironmentAws,
     interval: Duration,
     rules: Vec<Rule>,
-    /// target group name → (LoadBalancer, TargetGroup) dimension values; ARNs never change.
-    dimensions: Mutex<HashMap<String, (String, String)>>,
+    slo: SloSettings,
+    /// target group name → its ARN and dimension values; ARNs never change.
+    dimensions: Mutex<HashMap<String, TargetGroupIds>>,
     state: watch::Sender<Option<HealthReading>>,
     episode: FailureEpisode,
+    /// When the SLO window was last read successfully.
+    slo_read: Mutex<Option<Instant>>,
 }
 
 fn colours() -> [Colour; 2] {
@@ -62,15 +148,18 @@ impl HealthCollector {
         aws: EnvironmentAws,
         interval: Duration,
         rules: Vec<Rule>,
+        slo: SloSettings,
     ) -> Arc<Self> {
         Arc::new(HealthCollector {
             environment,
             aws,
             interval,
             rules,
+            slo,
             dimensions: Mutex::new(HashMap::new()),
             state: watch::Sender::new(None),
             episode: FailureEpisode::default(),
+            slo_read: Mutex::new(None),
         })
     }
 
@@ -87,7 +176,7 @@ impl HealthCollector {
         poll_until_shutdown(self.interval, shutdown, || self.collect_once()).await;
     }
 
-    async fn dimensions_of(&self, target_group: &str) -> Result<(String, String), AwsError> {
+    async fn dimensions_of(&self, target_group: &str) -> Result<TargetGroupIds, AwsError> {
         if let Some(found) = self.dimensions.lock().expect("lock").get(target_group) {
             return Ok(found.clone());
         }
@@ -112,19 +201,15 @@ impl HealthCollector {
                 let config = service.colour(colour);
                 let prefix = format!("s{index}{}", &colour.as_str()[..1]);
                 match self.dimensions_of(&config.target_group).await {
-                    Ok((load_balancer, target_group)) => {
+                    Ok(ids) => {
                         for (suffix, metric, stat) in ALB_METRICS {
-                            queries.push(MetricQuery {
-                                id: format!("{prefix}_{suffix}"),
-                                namespace: "AWS/ApplicationELB".into(),
-                                metric: (*metric).into(),
-                                dimensions: vec![
-                                    ("LoadBalancer".into(), load_balancer.clone()),
-                                    ("TargetGroup".into(), target_group.clone()),
-                                ],
-                                stat: (*stat).into(),
-                                period_secs: PERIOD_SECS,
-                            });
+                            queries.push(alb_query(
+                                format!("{prefix}_{suffix}"),
+                                &ids,
+                                metric,
+                                stat,
+                                PERIOD_SECS,
+                            ));
                         }
                     }
                     Err(error) => failures.push(error),
@@ -147,58 +232,231 @@ impl HealthCollector {
         (queries, failures)
     }
 
-    /// One read and judgement; publishes it. Returns true when AWS throttled us.
+    /// One round: metrics, tasks and targets, alarms, and the SLO window when due; publishes each part as it
+    /// lands. Returns true when AWS throttled us.
     #[tracing::instrument(skip_all, fields(environment = %self.environment.name))]
     pub async fn collect_once(&self) -> bool {
-        let (queries, mut failures) = self.queries().await;
-        // Whole periods only: the current minute is still filling up, and would read as a drop in traffic.
+        let slo_due = self
+            .slo_read
+            .lock()
+            .expect("lock")
+            .is_none_or(|at| at.elapsed() >= self.slo.refresh);
+        let (metrics, fleet, alarms, slo) = tokio::join!(
+            self.read_metrics(),
+            self.read_fleet(),
+            self.read_alarms(),
+            async {
+                match slo_due {
+                    true => Some(self.read_slo().await),
+                    false => None,
+                }
+            },
+        );
         let read_at = OffsetDateTime::now_utc();
-        let now = read_at.unix_timestamp();
-        let end = OffsetDateTime::from_unix_timestamp(now - now.rem_euclid(i64::from(PERIOD_SECS)))
-            .unwrap_or(read_at);
-        let result = self
+        let mut failures: Vec<AwsError> = Vec::new();
+        // Partial metrics (a target group not found) are still judged; the panel names what is missing.
+        let (metrics, missing) = match metrics {
+            Ok((value, missing)) => (Ok(value), missing),
+            Err(errors) => (Err(errors), Vec::new()),
+        };
+        let missing_message = summarise_failures(&missing);
+        failures.extend(missing);
+        let metrics = outcome(&mut failures, metrics);
+        let alarms = outcome(&mut failures, alarms);
+        let slo = slo.map(|slo| outcome(&mut failures, slo));
+        let fleet: Vec<_> = fleet
+            .into_iter()
+            .map(|(key, tasks, targets)| {
+                (
+                    key,
+                    outcome(&mut failures, tasks),
+                    outcome(&mut failures, targets),
+                )
+            })
+            .collect();
+        if matches!(slo, Some(Ok(_))) {
+            *self.slo_read.lock().expect("lock") = Some(Instant::now());
+        }
+        let throttled = failures.iter().any(|e| e.kind == AwsErrorKind::Throttled);
+        self.episode
+            .observe(&self.environment.name, "health reads", &failures);
+        self.state.send_modify(|state| {
+            let reading = state.get_or_insert_with(HealthReading::default);
+            reading.metrics.record(metrics, read_at);
+            if !reading.metrics.failed {
+                reading.metrics.error = missing_message;
+            }
+            reading.alarms.record(alarms, read_at);
+            if let Some(slo) = slo {
+                reading.slo.record(slo, read_at);
+            }
+            for (key, tasks, targets) in fleet {
+                let parts = reading.fleet.entry(key).or_default();
+                parts.tasks.record(tasks, read_at);
+                parts.targets.record(targets, read_at);
+            }
+        });
+        throttled
+    }
+
+    /// The judged colours, and the reads that failed on the way (a colour without its ALB metrics).
+    #[allow(clippy::type_complexity)]
+    async fn read_metrics(
+        &self,
+    ) -> Result<(Vec<(String, Vec<ColourHealth>)>, Vec<AwsError>), Vec<AwsError>> {
+        let (queries, failures) = self.queries().await;
+        // Whole periods only: the current minute is still filling up, and would read as a drop in traffic.
+        let end = whole(OffsetDateTime::now_utc(), i64::from(PERIOD_SECS));
+        let series = self
             .aws
             .monitoring
             .metric_data(&queries, end - LOOKBACK, end)
-            .await;
-        let throttled = matches!(&result, Err(e) if e.kind == AwsErrorKind::Throttled)
-            || failures.iter().any(|e| e.kind == AwsErrorKind::Throttled);
-        let series = match result {
-            Ok(series) => Some(series),
-            Err(error) => {
-                failures.push(error);
-                None
+            .await
+            .map_err(|e| vec![e])?;
+        Ok((self.judge_all(&series), failures))
+    }
+
+    /// Each colour's tasks and targets.
+    #[allow(clippy::type_complexity)]
+    async fn read_fleet(
+        &self,
+    ) -> Vec<(
+        (usize, Colour),
+        Result<Vec<TaskSummary>, Vec<AwsError>>,
+        Result<Vec<TargetHealthSummary>, Vec<AwsError>>,
+    )> {
+        let reads = self
+            .environment
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(index, service)| colours().map(move |colour| (index, service, colour)))
+            .map(|(index, service, colour)| async move {
+                let config = service.colour(colour);
+                let tasks = self
+                    .aws
+                    .fleet
+                    .tasks(&self.environment.cluster, &config.ecs_service)
+                    .await
+                    .map_err(|e| vec![e]);
+                let targets = match self.dimensions_of(&config.target_group).await {
+                    Ok(ids) => self
+                        .aws
+                        .routing
+                        .target_health(&ids.target_group_arn)
+                        .await
+                        .map_err(|e| vec![e]),
+                    Err(e) => Err(vec![e]),
+                };
+                ((index, colour), tasks, targets)
+            });
+        futures::future::join_all(reads).await
+    }
+
+    async fn read_alarms(&self) -> Result<Vec<AlarmSummary>, Vec<AwsError>> {
+        match &self.environment.alarm_prefix {
+            Some(prefix) => self
+                .aws
+                .monitoring
+                .alarms(prefix)
+                .await
+                .map_err(|e| vec![e]),
+            // Without a prefix we cannot tell this environment's alarms from the account's others.
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The SLO window's request and 5xx counts per service (both colours summed: users see the service): hours
+    /// for the window, 5-minute buckets for the recent hours. Two calls, whatever the number of services.
+    async fn read_slo(&self) -> Result<Vec<SloView>, Vec<AwsError>> {
+        let now = OffsetDateTime::now_utc();
+        let fine_end = whole(now, SLO_FINE_PERIOD);
+        // The fine buckets start on the hour where the hourly ones end, so no bucket falls between the two.
+        let fine_start = whole(fine_end - time::Duration::seconds(SLO_FINE_SPAN), SLO_HOUR);
+        let hourly_end = fine_start;
+        let hourly_start = hourly_end
+            - time::Duration::days(i64::from(self.slo.window_days))
+            - time::Duration::hours(1);
+        let mut queries_hourly = Vec::new();
+        let mut queries_fine = Vec::new();
+        let mut failures = Vec::new();
+        for (index, service) in self.environment.services.iter().enumerate() {
+            for colour in colours() {
+                let ids = match self
+                    .dimensions_of(&service.colour(colour).target_group)
+                    .await
+                {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        failures.push(e);
+                        continue;
+                    }
+                };
+                let prefix = format!("s{index}{}", &colour.as_str()[..1]);
+                for (suffix, metric) in [
+                    ("req", "RequestCount"),
+                    ("err", "HTTPCode_Target_5XX_Count"),
+                ] {
+                    let id = format!("{prefix}_{suffix}");
+                    queries_hourly.push(alb_query(
+                        id.clone(),
+                        &ids,
+                        metric,
+                        "Sum",
+                        SLO_HOUR as i32,
+                    ));
+                    queries_fine.push(alb_query(id, &ids, metric, "Sum", SLO_FINE_PERIOD as i32));
+                }
+            }
+        }
+        if !failures.is_empty() {
+            return Err(failures);
+        }
+        let monitoring = &self.aws.monitoring;
+        let (hourly, fine) = tokio::join!(
+            monitoring.metric_data(&queries_hourly, hourly_start, hourly_end),
+            monitoring.metric_data(&queries_fine, fine_start, fine_end),
+        );
+        let (hourly, fine) = match (hourly, fine) {
+            (Ok(hourly), Ok(fine)) => (hourly, fine),
+            (hourly, fine) => {
+                return Err(hourly.err().into_iter().chain(fine.err()).collect());
             }
         };
-        self.episode
-            .observe(&self.environment.name, "CloudWatch reads", &failures);
-        let error = summarise_failures(&failures);
-        self.state.send_modify(|state| match series {
-            Some(series) => {
-                *state = Some(HealthReading {
-                    services: self.judge_all(&series),
-                    observed_at: Some(read_at),
-                    error,
-                    stale: false,
-                })
+        let buckets = |series: &[MetricSeries], index: usize| -> Vec<Bucket> {
+            let mut by_start: HashMap<i64, Bucket> = HashMap::new();
+            for colour in colours() {
+                let prefix = format!("s{index}{}", &colour.as_str()[..1]);
+                for s in series.iter().filter(|s| s.id.starts_with(&prefix)) {
+                    let is_errors = s.id.ends_with("_err");
+                    for (at, value) in &s.points {
+                        let start = at.unix_timestamp();
+                        let bucket = by_start.entry(start).or_insert(Bucket {
+                            start,
+                            requests: 0.0,
+                            errors: 0.0,
+                        });
+                        match is_errors {
+                            true => bucket.errors += value,
+                            false => bucket.requests += value,
+                        }
+                    }
+                }
             }
-            None => match state {
-                // Keep the last good judgement, marked stale with the reason.
-                Some(previous) => {
-                    previous.error = error;
-                    previous.stale = true;
-                }
-                None => {
-                    *state = Some(HealthReading {
-                        services: Vec::new(),
-                        observed_at: None,
-                        error,
-                        stale: true,
-                    })
-                }
-            },
-        });
-        throttled
+            let mut buckets: Vec<Bucket> = by_start.into_values().collect();
+            buckets.sort_by_key(|b| b.start);
+            buckets
+        };
+        Ok((0..self.environment.services.len())
+            .map(|index| {
+                slo::evaluate(
+                    &self.slo,
+                    &buckets(&hourly, index),
+                    &buckets(&fine, index),
+                    fine_end.unix_timestamp(),
+                )
+            })
+            .collect())
     }
 
     fn judge_all(&self, series: &[MetricSeries]) -> Vec<(String, Vec<ColourHealth>)> {
@@ -298,40 +556,201 @@ impl HealthCollector {
 
     /// One service's health as last judged, for pages and the API.
     pub fn service(&self, name: &str) -> Option<ServiceHealth> {
-        self.environment.service(name)?;
-        let reading = self.state.borrow().clone();
+        let index = self
+            .environment
+            .services
+            .iter()
+            .position(|s| s.name == name)?;
+        let service = &self.environment.services[index];
+        let reading = self.state.borrow().clone().unwrap_or_default();
         let now = OffsetDateTime::now_utc();
-        Some(match reading {
-            Some(reading) => ServiceHealth {
-                environment: self.environment.name.clone(),
-                service: name.to_string(),
-                as_of: reading.observed_at.map(crate::audit::chain::canonical_time),
-                age_secs: reading
-                    .observed_at
-                    .map(|at| (now - at).whole_seconds().max(0) as u64),
-                stale: reading.stale
-                    || reading
-                        .observed_at
-                        .is_some_and(|at| overdue(self.interval, at, now)),
-                error: reading.error.clone(),
-                colours: reading
-                    .services
-                    .iter()
-                    .find(|(service, _)| service == name)
-                    .map(|(_, colours)| colours.clone())
-                    .unwrap_or_default(),
-                rules: self.rules.iter().map(super::gate::view).collect(),
+        let metrics = reading.metrics.panel(self.interval, now);
+        let fleet = colours()
+            .into_iter()
+            .map(|colour| {
+                let parts = reading
+                    .fleet
+                    .get(&(index, colour))
+                    .cloned()
+                    .unwrap_or_default();
+                // Zones from the last good task list, also when this round's task read failed.
+                let targets = with_task_zones(
+                    parts.targets.value.clone().unwrap_or_default(),
+                    parts.tasks.value.as_deref().unwrap_or_default(),
+                );
+                ColourFleet {
+                    colour,
+                    tasks: parts.tasks.value.iter().flatten().map(task_view).collect(),
+                    tasks_state: parts.tasks.panel(self.interval, now),
+                    targets: targets.iter().map(target_view).collect(),
+                    targets_state: parts.targets.panel(self.interval, now),
+                }
+            })
+            .collect();
+        let mut alarms: Vec<AlarmView> = reading
+            .alarms
+            .value
+            .iter()
+            .flatten()
+            .filter_map(|alarm| {
+                let colour = colours()
+                    .into_iter()
+                    .find(|colour| self.alarm_watches(alarm, service.colour(*colour)));
+                // Environment-wide alarms (no service's dimensions) show on every service.
+                let other_service = colour.is_none()
+                    && self.environment.services.iter().any(|s| {
+                        colours()
+                            .into_iter()
+                            .any(|c| self.alarm_watches(alarm, s.colour(c)))
+                    });
+                (!other_service).then(|| alarm_view(alarm, colour))
+            })
+            .collect();
+        // Firing first, then by colour (environment-wide last), then name.
+        alarms.sort_by_key(|a| (a.state != "ALARM", a.colour.is_none(), a.name.clone()));
+        Some(ServiceHealth {
+            environment: self.environment.name.clone(),
+            service: name.to_string(),
+            as_of: metrics.as_of,
+            age_secs: metrics.age_secs,
+            stale: metrics.stale,
+            error: metrics.error,
+            colours: reading
+                .metrics
+                .value
+                .iter()
+                .flatten()
+                .find(|(service, _)| service == name)
+                .map(|(_, colours)| colours.clone())
+                .unwrap_or_default(),
+            rules: self.rules.iter().map(super::gate::view).collect(),
+            fleet,
+            alarms,
+            alarms_state: match &self.environment.alarm_prefix {
+                Some(_) => reading.alarms.panel(self.interval, now),
+                None => PanelState {
+                    error: Some("no alarm_prefix is configured for this environment".into()),
+                    ..reading.alarms.panel(self.interval, now)
+                },
             },
-            None => ServiceHealth {
-                environment: self.environment.name.clone(),
-                service: name.to_string(),
-                as_of: None,
-                age_secs: None,
-                stale: true,
-                error: Some("not read yet".into()),
-                colours: Vec::new(),
-                rules: self.rules.iter().map(super::gate::view).collect(),
-            },
+            slo: reading
+                .slo
+                .value
+                .as_ref()
+                .and_then(|all| all.get(index).cloned()),
+            slo_state: reading.slo.panel(self.slo.refresh, now),
         })
+    }
+
+    /// Whether an alarm watches this colour's target group or ECS service.
+    fn alarm_watches(&self, alarm: &AlarmSummary, colour: &crate::config::ColourConfig) -> bool {
+        let target_group = self
+            .dimensions
+            .lock()
+            .expect("lock")
+            .get(&colour.target_group)
+            .map(|ids| ids.target_group_dimension.clone());
+        alarm.dimensions.iter().any(|(name, value)| {
+            (name == "TargetGroup" && Some(value) == target_group.as_ref())
+                || (name == "ServiceName" && value == &colour.ecs_service)
+        })
+    }
+}
+
+/// A read's result for its panel: the value, or our words for why not (the AWS errors are kept for the log).
+fn outcome<T>(
+    failures: &mut Vec<AwsError>,
+    result: Result<T, Vec<AwsError>>,
+) -> Result<T, Option<String>> {
+    result.map_err(|errors| {
+        let message = summarise_failures(&errors);
+        failures.extend(errors);
+        message
+    })
+}
+
+fn whole(at: OffsetDateTime, period: i64) -> OffsetDateTime {
+    let secs = at.unix_timestamp();
+    OffsetDateTime::from_unix_timestamp(secs - secs.rem_euclid(period)).unwrap_or(at)
+}
+
+fn alb_query(
+    id: String,
+    ids: &TargetGroupIds,
+    metric: &str,
+    stat: &str,
+    period_secs: i32,
+) -> MetricQuery {
+    MetricQuery {
+        id,
+        namespace: "AWS/ApplicationELB".into(),
+        metric: metric.into(),
+        dimensions: vec![
+            ("LoadBalancer".into(), ids.load_balancer_dimension.clone()),
+            ("TargetGroup".into(), ids.target_group_dimension.clone()),
+        ],
+        stat: stat.into(),
+        period_secs,
+    }
+}
+
+/// A target's zone comes from the task with its address when ELBv2 gives none (it never does for `ip` targets
+/// inside the VPC).
+fn with_task_zones(
+    targets: Vec<TargetHealthSummary>,
+    tasks: &[TaskSummary],
+) -> Vec<TargetHealthSummary> {
+    targets
+        .into_iter()
+        .map(|mut target| {
+            if target
+                .availability_zone
+                .as_deref()
+                .is_none_or(|z| z == "all")
+            {
+                target.availability_zone = tasks
+                    .iter()
+                    .find(|task| task.private_ip.as_deref() == Some(target.target_id.as_str()))
+                    .and_then(|task| task.availability_zone.clone());
+            }
+            target
+        })
+        .collect()
+}
+
+fn task_view(task: &TaskSummary) -> TaskView {
+    TaskView {
+        id: arn_id(&task.arn).to_string(),
+        last_status: task.last_status.clone(),
+        desired_status: task.desired_status.clone(),
+        health_status: task.health_status.clone(),
+        availability_zone: task.availability_zone.clone(),
+        private_ip: task.private_ip.clone(),
+        task_definition: family_revision_of_arn(&task.task_definition_arn),
+        started_at: task.started_at.map(canonical_time),
+        stopped_at: task.stopped_at.map(canonical_time),
+        stopped_reason: task.stopped_reason.clone(),
+    }
+}
+
+fn target_view(target: &TargetHealthSummary) -> TargetView {
+    TargetView {
+        id: target.target_id.clone(),
+        port: target.port,
+        availability_zone: target.availability_zone.clone(),
+        state: target.state.clone(),
+        reason: target.reason.clone(),
+        description: target.description.clone(),
+    }
+}
+
+fn alarm_view(alarm: &AlarmSummary, colour: Option<Colour>) -> AlarmView {
+    AlarmView {
+        name: alarm.name.clone(),
+        state: alarm.state.clone(),
+        reason: alarm.reason.clone(),
+        description: alarm.description.clone(),
+        colour,
+        updated_at: alarm.updated_at.map(canonical_time),
     }
 }

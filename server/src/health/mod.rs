@@ -4,6 +4,7 @@
 
 pub mod collector;
 pub mod gate;
+pub mod slo;
 
 use app::dto::ServiceHealth;
 use app::error::AppError;
