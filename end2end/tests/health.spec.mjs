@@ -19,8 +19,37 @@ test('a service page shows each colour\'s health: verdict, KPIs against the SLA,
   const green = panel.locator('article[data-colour="green"]');
   await expect(green).toHaveAttribute('data-verdict', 'no data');
   await expect(green.locator('table.kpis')).toContainText('no data');
-  await expect(panel.locator('.freshness')).toContainText(/as of \d+ s ago/);
+  await expect(panel.locator('.freshness').first()).toContainText(/as of \d+ s ago/);
+  // Targets per availability zone (zones come from the tasks), the tasks, and the colour's alarms.
+  await expect(blue.locator('table.zones tbody tr')).toHaveCount(3);
+  await expect(blue.locator('table.zones tbody tr').first()).toHaveAttribute('data-zone', /^us-east-1[a-c]$/);
+  await expect(blue.locator('[data-testid="task-states"]')).toContainText('4 RUNNING');
+  await expect(blue.locator('table.tasks tbody tr[data-task-status="RUNNING"]')).toHaveCount(4);
+  await expect(blue.locator('[data-testid="colour-alarms"] li')).toHaveCount(5);
+  await expect(green.locator('[data-testid="task-states"]')).toContainText('no tasks');
+  // ECS deployments and the environment-wide alarms below the colours.
+  await expect(page.locator('[data-testid="deployments"] tr[data-colour="blue"]').first()).toContainText('PRIMARY');
+  await expect(page.locator('[data-testid="alarms"]')).toContainText('accunode-production-db-connection-failures');
   await page.screenshot({ path: `${screenshots}health.png`, fullPage: true });
+});
+
+test('the SLO view shows availability, budget, burn and charts with the objective drawn', async ({ page }) => {
+  await signIn(page, 'vera', '/env/production/service/api#slo');
+  const slo = page.locator('section[data-testid="slo"]');
+  await expect(slo).toBeVisible();
+  // The harness wrote a month with two incidents on production api: ~99.967 %, about a third of the budget spent.
+  await expect(slo.locator('[data-testid="slo-availability"] strong')).toHaveText(/^99\.96\d %$/);
+  await expect(slo.locator('[data-testid="slo-budget"] strong')).toHaveText(/^6\d\.\d %$/);
+  await expect(slo.locator('[data-testid="slo-burn"] strong')).toHaveText(/^\d+\.\d\d×$/);
+  await expect(slo.locator('[data-testid="burn-alerts"] tbody tr')).toHaveCount(3);
+  const charts = slo.locator('svg.timeseries');
+  await expect(charts).toHaveCount(2);
+  await expect(charts.first().locator('title').first()).toHaveText('Availability per day');
+  await expect(charts.first().locator('desc')).toContainText('threshold 99.90 %');
+  await expect(charts.first().locator('line.threshold')).toHaveCount(1);
+  await expect(slo.locator('.freshness')).toContainText(/as of \d+ s ago/);
+  await slo.scrollIntoViewIfNeeded();
+  await slo.screenshot({ path: `${screenshots}slo.png` });
 });
 
 test('the Overview shows a health badge per colour', async ({ page }) => {
