@@ -1,10 +1,12 @@
 //! ECS deployments per colour: PRIMARY and any ACTIVE ones still draining, with rollout state and counts.
 
-use crate::dto::{ColourOverview, DeploymentView};
+use crate::components::freshness::Freshness;
+use crate::dto::{ColourOverview, DeploymentView, PanelState};
 use leptos::prelude::*;
 
+/// `state`: the topology reading's freshness (deployments come with each DescribeServices).
 #[component]
-pub fn DeploymentsPanel(colours: Vec<ColourOverview>) -> impl IntoView {
+pub fn DeploymentsPanel(colours: Vec<ColourOverview>, state: PanelState) -> impl IntoView {
     let rows: Vec<(String, DeploymentView)> = colours
         .into_iter()
         .flat_map(|c| {
@@ -18,7 +20,10 @@ pub fn DeploymentsPanel(colours: Vec<ColourOverview>) -> impl IntoView {
         .collect();
     view! {
         <section class="panel" data-testid="deployments">
-            <h2>"ECS deployments"</h2>
+            <div class="environment-head">
+                <h2>"ECS deployments"</h2>
+                <Freshness state/>
+            </div>
             <table class="kpis">
                 <thead><tr><th>"Colour"</th><th>"Deployment"</th><th>"Status"</th><th>"Revision"</th><th>"Rollout"</th><th>"Desired / running / pending / failed"</th><th>"Created"</th></tr></thead>
                 <tbody>

@@ -6,6 +6,7 @@ use crate::components::environment_card::LoadedEnvironment;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::health_panel::HealthPanel;
 use crate::components::slo_panel::SloPanel;
+use crate::dto::PanelState;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -30,14 +31,23 @@ pub fn ServicePage() -> impl IntoView {
     let health = Resource::new(live_names, |((environment, service), _)| {
         get_service_health(environment, service)
     });
-    // Both colours of the service, once the topology answered.
+    // Both colours of the service and the reading's freshness, once the topology answered.
     let service_colours = move || {
-        service
-            .get()
-            .and_then(Result::ok)
+        let environment = service.get().and_then(Result::ok);
+        let state = environment
+            .as_ref()
+            .map(|e| PanelState {
+                as_of: e.as_of.clone(),
+                age_secs: e.age_secs,
+                stale: e.stale,
+                error: e.error.clone(),
+            })
+            .unwrap_or_default();
+        let colours = environment
             .and_then(|environment| environment.services.into_iter().next())
             .map(|s| vec![s.blue, s.green])
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (colours, state)
     };
     view! {
         <Title text=move || { let (environment, service) = names(); format!("{service} in {environment}") }/>
@@ -45,7 +55,7 @@ pub fn ServicePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading health…"</p> }>
             {move || health.get().map(|result| match result {
                 Ok(health) => {
-                    let colours = service_colours();
+                    let (colours, topology) = service_colours();
                     // Deploys as chart markers: ECS's deployments for now, Signalbox's own history once it has one.
                     let markers: Vec<i64> = colours.iter()
                         .filter_map(|c| c.ecs.as_ref())
@@ -53,7 +63,7 @@ pub fn ServicePage() -> impl IntoView {
                         .collect();
                     view! {
                         <HealthPanel health=health.clone()/>
-                        <DeploymentsPanel colours/>
+                        <DeploymentsPanel colours state=topology/>
                         <AlarmsPanel alarms=health.alarms.clone() state=health.alarms_state.clone()/>
                         <SloPanel slo=health.slo.clone() state=health.slo_state.clone() markers/>
                     }.into_any()
