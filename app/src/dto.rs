@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod backups;
 mod fleet;
 mod health;
 mod identity;
 mod slo;
+pub use backups::*;
 pub use fleet::*;
 pub use health::*;
 pub use identity::*;

@@ -39,8 +39,8 @@ def check(cond: bool, what: str) -> None:
         failures += 1
 
 
-def client(endpoint: str, service: str, retries: dict | None = None):
-    c = boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+def client(endpoint: str, service: str, retries: dict | None = None, region: str = REGION):
+    c = boto3.client(service, endpoint_url=endpoint, region_name=region,
                      aws_access_key_id="test", aws_secret_access_key="test",
                      config=Config(retries=retries or {"max_attempts": 1}))
 
@@ -103,6 +103,208 @@ def control(endpoint: str, path: str, body: dict | None, method: str = "POST") -
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
+
+
+def control_status(endpoint: str, path: str, body: object, method: str = "POST") -> tuple[int, dict]:
+    try:
+        return 200, control(endpoint, path, body, method)  # type: ignore[arg-type]
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def aws_query(endpoint: str, service: str, region: str, version: str, params: dict) -> str:
+    """An awsQuery call (what aws-sdk-rds / aws-sdk-elasticache send), SigV4-signed: the raw XML."""
+    body = urllib.parse.urlencode({"Version": version, **params})
+    req = botocore.awsrequest.AWSRequest(
+        method="POST", url=endpoint + "/", data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8", "x-moto-account-id": ACCOUNT})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), service, region).add_auth(req)
+    prepared = req.prepare()
+    r = urllib.request.Request(prepared.url, data=body.encode(), method="POST", headers=dict(prepared.headers))
+    with urllib.request.urlopen(r, timeout=10) as resp:
+        return resp.read().decode()
+
+
+def xml_values(xml: str, tag: str) -> list[str]:
+    return [e.text or "" for e in ET.fromstring(xml).iter() if e.tag.rsplit("}", 1)[-1] == tag]
+
+
+def check_backups(endpoint: str, settle: float) -> None:
+    """4. RDS and ElastiCache backups: schedule, settling, dates, copies, the control route."""
+    dr_region = "eu-central-1"
+    rds, ec = client(endpoint, "rds"), client(endpoint, "elasticache")
+    rds_dr = client(endpoint, "rds", region=dr_region)
+    now = datetime.now(timezone.utc)
+    db_id, cache_id = f"check-db-{RUN}", f"check-redis-{RUN}"
+    rds.create_db_instance(DBInstanceIdentifier=db_id, Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="app", MasterUserPassword="not-a-secret-1",
+                           StorageEncrypted=True, BackupRetentionPeriod=7, PreferredBackupWindow="03:00-04:00")
+
+    def autos(region_client=rds):
+        snaps = region_client.describe_db_snapshots(DBInstanceIdentifier=db_id, SnapshotType="automated")["DBSnapshots"]
+        return sorted(snaps, key=lambda s: s["SnapshotCreateTime"], reverse=True)
+
+    def db():
+        return rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
+
+    def post(body):
+        return control_status(endpoint, "/signalbox-moto/backups", {"account_id": ACCOUNT, "region": REGION, **body})
+
+    a = autos()
+    names_ok = all(s["DBSnapshotIdentifier"] == f"rds:{db_id}-{s['SnapshotCreateTime']:%Y-%m-%d-%H-%M}" for s in a)
+    check(len(a) == 7 and names_ok and all(s["SnapshotCreateTime"].strftime("%H:%M:%S") == "03:00:00" for s in a)
+          and timedelta(0) <= now - a[0]["SnapshotCreateTime"] < timedelta(days=1)
+          and now - a[-1]["SnapshotCreateTime"] < timedelta(days=7),
+          f"RDS automated snapshots: 7 (retention 7), rds:<id>-YYYY-MM-DD-03-00 at the window start, newest "
+          f"{(now - a[0]['SnapshotCreateTime']) if a else None} old")
+    check(all(s["Status"] == "available" and s["Encrypted"] and s["AllocatedStorage"] == 20
+              and s["SnapshotType"] == "automated" for s in a), "automated snapshots: available, Encrypted, AllocatedStorage")
+    lrt = db()["LatestRestorableTime"]
+    check(timedelta(minutes=4) < datetime.now(timezone.utc) - lrt < timedelta(minutes=6),
+          f"LatestRestorableTime is now - 5 min ({datetime.now(timezone.utc) - lrt})")
+    xml = aws_query(endpoint, "rds", REGION, "2014-10-31", {"Action": "DescribeDBInstances", "DBInstanceIdentifier": db_id})
+    check(len(xml_values(xml, "LatestRestorableTime")) == 1 and xml_values(xml, "LatestRestorableTime")[0].endswith("Z"),
+          f"awsQuery DescribeDBInstances carries LatestRestorableTime in UTC ({xml_values(xml, 'LatestRestorableTime')})")
+    auto_count = len(rds.describe_db_instance_automated_backups(DBInstanceIdentifier=db_id)["DBInstanceAutomatedBackups"])
+    check(auto_count == 1, "DescribeDBInstanceAutomatedBackups lists the instance")
+
+    # Overrides: PITR lag, backups that stopped 3 days ago, backups off, then back to normal.
+    st, out = post({"rds_instance": db_id, "restorable_lag_minutes": 120})
+    lag = datetime.now(timezone.utc) - db()["LatestRestorableTime"]
+    check(st == 200 and timedelta(minutes=119) < lag < timedelta(minutes=121), f"restorable_lag_minutes 120 -> lag {lag}")
+    st, out = post({"rds_instance": db_id, "last_automated_days_ago": 3})
+    a = autos()
+    check(st == 200 and len(a) == 4 and now - a[0]["SnapshotCreateTime"] >= timedelta(days=3),
+          f"last_automated_days_ago 3: the newest automated snapshot is {now - a[0]['SnapshotCreateTime'] if a else None} old, "
+          f"{len(a)} left in the 7-day retention")
+    st, out = post({"rds_instance": db_id, "automated_backups": False})
+    check(st == 200 and autos() == [] and "LatestRestorableTime" not in db(),
+          "automated_backups false: no automated snapshots, no LatestRestorableTime")
+    st, out = post({"rds_instance": db_id, "automated_backups": True, "last_automated_days_ago": None,
+                    "restorable_lag_minutes": None})
+    check(st == 200 and out["overrides"] == {} and len(autos()) == 7, "overrides cleared: 7 automated snapshots again")
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, BackupRetentionPeriod=1, ApplyImmediately=True)
+    a = autos()
+    check(len(a) == 1 and now - a[0]["SnapshotCreateTime"] < timedelta(days=1),
+          "ModifyDBInstance BackupRetentionPeriod 1: one automated snapshot, pruned beyond the retention")
+    rds.modify_db_instance(DBInstanceIdentifier=db_id, BackupRetentionPeriod=7, ApplyImmediately=True)
+
+    # Manual snapshot: creating -> available; backdated; copied cross-region.
+    snap_id = f"check-snap-{RUN}"
+    created = rds.create_db_snapshot(DBSnapshotIdentifier=snap_id, DBInstanceIdentifier=db_id,
+                                     Tags=[{"Key": "retain-days", "Value": "30"}])["DBSnapshot"]
+    first = rds.describe_db_snapshots(DBSnapshotIdentifier=snap_id)["DBSnapshots"][0]
+    if settle > 0:
+        check(created["Status"] == "creating" and first["Status"] == "creating" and first["PercentProgress"] == 0,
+              f"CreateDBSnapshot: creating (PercentProgress 0) during backup_settle_secs {settle}")
+    arn = created["DBSnapshotArn"]
+    st, out = post({"rds_snapshot": snap_id, "created_days_ago": 40})
+    s = rds.describe_db_snapshots(DBSnapshotIdentifier=snap_id)["DBSnapshots"][0]
+    age = now - s["SnapshotCreateTime"]
+    check(st == 200 and timedelta(days=39.99) < age < timedelta(days=40.01)
+          and s["OriginalSnapshotCreateTime"] == s["SnapshotCreateTime"] and s["Status"] == "available",
+          f"rds_snapshot created_days_ago 40: SnapshotCreateTime and OriginalSnapshotCreateTime moved, available ({age})")
+    xml = aws_query(endpoint, "rds", REGION, "2014-10-31", {"Action": "DescribeDBSnapshots", "DBSnapshotIdentifier": snap_id})
+    check(xml_values(xml, "SnapshotCreateTime") == [s["SnapshotCreateTime"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+          f"awsQuery DescribeDBSnapshots shows the backdated time ({xml_values(xml, 'SnapshotCreateTime')})")
+    tags = rds.list_tags_for_resource(ResourceName=arn)["TagList"]
+    check(tags == [{"Key": "retain-days", "Value": "30"}] and s["TagList"] == tags, "snapshot tags: TagList and ListTagsForResource")
+    copy = rds_dr.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=snap_id,
+                                   SourceRegion=REGION, KmsKeyId="alias/aws/rds", CopyTags=True)["DBSnapshot"]
+    if settle > 0:
+        check(copy["Status"] == "creating", "CopyDBSnapshot: the copy is creating")
+    time.sleep(settle + 0.3)
+    c = rds_dr.describe_db_snapshots(DBSnapshotIdentifier=snap_id)["DBSnapshots"][0]
+    check(c["Status"] == "available" and c["PercentProgress"] == 100 and c["SourceRegion"] == REGION
+          and c["SourceDBSnapshotIdentifier"] == arn and c["Encrypted"] and c["SnapshotType"] == "manual"
+          and c["DBSnapshotArn"].startswith(f"arn:aws:rds:{dr_region}:{ACCOUNT}:snapshot:")
+          and c["OriginalSnapshotCreateTime"] == s["SnapshotCreateTime"]
+          and datetime.now(timezone.utc) - c["SnapshotCreateTime"] < timedelta(minutes=1)
+          and c["TagList"] == tags,
+          "cross-region copy: available after the settle, SourceRegion, SourceDBSnapshotIdentifier (source ARN), "
+          "Encrypted, OriginalSnapshotCreateTime of the source, SnapshotCreateTime of the copy, tags copied")
+    check(autos(rds_dr) == [], "no automated snapshots in the DR region")
+    st, out = post({"region": dr_region, "rds_snapshot": snap_id, "created_days_ago": 2})
+    c2 = rds_dr.describe_db_snapshots(DBSnapshotIdentifier=snap_id)["DBSnapshots"][0]
+    check(st == 200 and timedelta(days=1.99) < now - c2["SnapshotCreateTime"] < timedelta(days=2.01)
+          and c2["OriginalSnapshotCreateTime"] == s["SnapshotCreateTime"],
+          "backdating a copy moves its SnapshotCreateTime only")
+    rds.delete_db_snapshot(DBSnapshotIdentifier=snap_id)
+    try:
+        rds.describe_db_snapshots(DBSnapshotIdentifier=snap_id)
+        gone = False
+    except botocore.exceptions.ClientError as e:
+        gone = e.response["Error"]["Code"] == "DBSnapshotNotFound"
+    check(gone, "a deleted snapshot: DescribeDBSnapshots by id answers DBSnapshotNotFound")
+
+    # Bad input.
+    st, out = post({"rds_snapshot": a[0]["DBSnapshotIdentifier"] if a else "x", "created_days_ago": 3})
+    check(st == 400 and "last_automated_days_ago" in out.get("error", ""), "backdating an automated snapshot: 400")
+    st, out = post({"rds_instance": db_id, "bogus": 1})
+    check(st == 400 and "restorable_lag_minutes" in out.get("error", ""), f"unknown field: 400 naming the allowed ones ({out})")
+    st, out = post({"rds_snapshot": "nope", "created_days_ago": 1})
+    check(st == 404, "unknown snapshot: 404")
+    st, out = post({"rds_instance": db_id, "created_days_ago": -1})
+    check(st == 400, "negative days: 400")
+
+    # ElastiCache.
+    ec.create_cache_cluster(CacheClusterId=cache_id, Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1,
+                            SnapshotRetentionLimit=3, SnapshotWindow="02:00-03:00")
+
+    def ec_snaps(**kw):
+        return sorted(ec.describe_snapshots(CacheClusterId=cache_id, **kw)["Snapshots"],
+                      key=lambda s: s["NodeSnapshots"][0]["SnapshotCreateTime"], reverse=True)
+
+    a = ec_snaps(SnapshotSource="system")
+    t = [s["NodeSnapshots"][0]["SnapshotCreateTime"] for s in a]
+    check(len(a) == 3 and all(s["SnapshotSource"] == "automated" and s["SnapshotStatus"] == "available"
+                              and s["SnapshotName"] == f"automatic.{cache_id}-{x:%Y-%m-%d-%H-%M}"
+                              and x.strftime("%H:%M") == "02:00" for s, x in zip(a, t))
+          and timedelta(0) <= now - t[0] < timedelta(days=1),
+          "ElastiCache automatic snapshots: 3 (retention 3), automatic.<id>-YYYY-MM-DD-02-00, SnapshotSource automated, "
+          "NodeSnapshots[].SnapshotCreateTime at the window start")
+    name = f"check-redis-snap-{RUN}"
+    made = ec.create_snapshot(SnapshotName=name, CacheClusterId=cache_id)["Snapshot"]
+    if settle > 0:
+        check(made["SnapshotStatus"] == "creating" and ec_snaps(SnapshotSource="user")[0]["SnapshotStatus"] == "creating",
+              "ElastiCache CreateSnapshot: creating during the settle")
+    m = ec_snaps(SnapshotSource="user")
+    check(len(m) == 1 and m[0]["SnapshotSource"] == "manual"
+          and datetime.now(timezone.utc) - m[0]["NodeSnapshots"][0]["SnapshotCreateTime"] < timedelta(minutes=1)
+          and m[0]["NodeSnapshots"][0]["CacheNodeId"] == "0001",
+          "manual ElastiCache snapshot: SnapshotSource manual, NodeSnapshots[0] SnapshotCreateTime now")
+    st, out = post({"elasticache_snapshot": name, "created_days_ago": 3})
+    m = ec.describe_snapshots(SnapshotName=name)["Snapshots"][0]
+    age = now - m["NodeSnapshots"][0]["SnapshotCreateTime"]
+    check(st == 200 and timedelta(days=2.99) < age < timedelta(days=3.01) and m["SnapshotStatus"] == "available",
+          f"elasticache_snapshot created_days_ago 3 ({age}), available")
+    xml = aws_query(endpoint, "elasticache", REGION, "2015-02-02", {"Action": "DescribeSnapshots", "SnapshotName": name})
+    check(xml_values(xml, "SnapshotCreateTime") == [m["NodeSnapshots"][0]["SnapshotCreateTime"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+          "awsQuery DescribeSnapshots shows the backdated NodeSnapshots time")
+    st, out = post({"elasticache_cluster": cache_id, "last_automated_days_ago": 3})
+    a = ec_snaps(SnapshotSource="system")
+    check(st == 200 and a == [], "last_automated_days_ago 3 with retention 3: no automatic snapshot left")
+    ec.modify_cache_cluster(CacheClusterId=cache_id, SnapshotRetentionLimit=7, ApplyImmediately=True)
+    cl = ec.describe_cache_clusters(CacheClusterId=cache_id)["CacheClusters"][0]
+    a = ec_snaps(SnapshotSource="system")
+    newest = now - a[0]["NodeSnapshots"][0]["SnapshotCreateTime"] if a else None
+    check(cl["SnapshotRetentionLimit"] == 7 and len(a) == 4 and newest >= timedelta(days=3),
+          f"ModifyCacheCluster SnapshotRetentionLimit 7 (moto lacks it): the newest automatic snapshot is {newest} old")
+    st, out = post({"elasticache_cluster": cache_id, "automated_backups": False})
+    check(st == 200 and ec_snaps(SnapshotSource="system") == [], "elasticache automated_backups false: none")
+    post({"elasticache_cluster": cache_id, "automated_backups": True, "last_automated_days_ago": None})
+    check(len(ec_snaps(SnapshotSource="system")) == 7, "elasticache overrides cleared: 7 automatic snapshots")
+    ec.delete_snapshot(SnapshotName=name)
+    try:
+        ec.describe_snapshots(SnapshotName=name)
+        gone = False
+    except botocore.exceptions.ClientError as e:
+        gone = e.response["Error"]["Code"] == "SnapshotNotFoundFault"
+    check(gone, "a deleted ElastiCache snapshot: SnapshotNotFoundFault")
+    st, _ = control_status(endpoint, "/signalbox-moto/backups", None, "GET")
+    check(st == 200, "GET /signalbox-moto/backups")
+    rds.delete_db_instance(DBInstanceIdentifier=db_id, SkipFinalSnapshot=True)
+    ec.delete_cache_cluster(CacheClusterId=cache_id)
 
 
 def check_cloudwatch(endpoint: str) -> None:
@@ -508,6 +710,7 @@ def main() -> None:
     check_history(args.endpoint, settings)
     check_ecs_elbv2(args.endpoint, settle)
     check_faults(args.endpoint)
+    check_backups(args.endpoint, float(settings.get("backup_settle_secs", 0)))
     print(f"{'all checks passed' if not failures else f'{failures} check(s) failed'}")
     sys.exit(1 if failures else 0)
 

@@ -31,6 +31,15 @@ Patches (each documented in README.md, section "What moto 5.2.5 lacks, and what 
    overrides set through `POST /signalbox-moto/target-health` (see handle_control) so tests and the
    `stack degrade --unhealthy N` knob can make targets unhealthy, draining, etc.
 
+4. Backups. moto takes one automated RDS snapshot at CreateDBInstance and never another, reports
+   LatestRestorableTime = now, creates snapshots `available` at once, drops SourceRegion and
+   SourceDBSnapshotIdentifier on cross-region copies, gives ElastiCache snapshots no NodeSnapshots (no
+   creation time at all), takes no automatic ElastiCache snapshots and lacks ModifyCacheCluster. We
+   compute automated snapshots lazily from each instance's/cluster's retention and window, settle
+   snapshots creating -> available after SIGNALBOX_MOTO_BACKUP_SETTLE_SECS (default 2), lag
+   LatestRestorableTime 5 minutes, fill in the missing fields, and let tests backdate and override
+   through `POST /signalbox-moto/backups` (see set_backups).
+
 The plugin is applied by importing it (moto_launcher.py does) before the server handles a request;
 moto's POST /moto-api/reset replaces backend instances, and since all patch state is stored on those
 instances, a reset also clears it.
@@ -60,7 +69,7 @@ from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.elbv2 import models as elbv2_models
 
-PLUGIN_VERSION = "2"
+PLUGIN_VERSION = "3"
 _lock = threading.RLock()
 
 
@@ -80,6 +89,8 @@ SETTINGS: dict[str, float] = {
     # Raw samples older than this (floored to the hour) are rolled up into one statistic set per
     # series, unit and hour, as CloudWatch itself coarsens old data. 0 keeps everything raw.
     "metric_raw_secs": _env_float("SIGNALBOX_MOTO_METRIC_RAW_SECS", 6 * 3600.0),
+    # RDS and ElastiCache snapshots are `creating` this long after their creation time, then `available`.
+    "backup_settle_secs": _env_float("SIGNALBOX_MOTO_BACKUP_SETTLE_SECS", 2.0),
 }
 
 
@@ -1130,6 +1141,461 @@ def set_target_health(body: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# 4. Backups: RDS and ElastiCache snapshots that age, settle and run on a schedule
+# --------------------------------------------------------------------------------------------
+#
+# moto 5.2.5 takes one "automated" RDS snapshot when an instance is created and never another, reports
+# LatestRestorableTime as the moment of the request, creates every snapshot `available` at once, drops
+# SourceDBSnapshotIdentifier/SourceRegion on cross-region copies, gives ElastiCache snapshots no
+# NodeSnapshots (so no SnapshotCreateTime at all), never takes automatic ElastiCache snapshots and has
+# no ModifyCacheCluster. Here:
+# - Automated snapshots are a schedule, computed lazily whenever snapshots are read: for an RDS
+#   instance with BackupRetentionPeriod > 0, one `rds:<id>-YYYY-MM-DD-HH-MM` per day, created at the
+#   start of PreferredBackupWindow, for the last BackupRetentionPeriod days; for a Redis cache cluster
+#   with SnapshotRetentionLimit > 0, one `automatic.<id>-YYYY-MM-DD-HH-MM` (SnapshotSource `automated`)
+#   at the start of SnapshotWindow. Older ones are pruned; moto's creation-time snapshot is replaced.
+# - Every snapshot (manual, copy, automated) is `creating` until `backup_settle_secs` after its
+#   creation time, then `available` (PercentProgress 0 -> 100).
+# - LatestRestorableTime = now - 5 min (AWS's usual lag), settable per instance; absent without backups.
+# - POST /signalbox-moto/backups backdates snapshots and overrides the schedule (see set_backups).
+
+AUTOMATED_LAG_DEFAULT_MINUTES = 5.0
+_RDS_AUTO_PREFIX = "rds:"
+_EC_AUTO_PREFIX = "automatic."
+
+from moto.elasticache import models as ec_models  # noqa: E402
+from moto.elasticache import responses as ec_responses  # noqa: E402
+from moto.rds import models as rds_models  # noqa: E402
+
+
+def _window_start(window: str | None, default: str) -> tuple[int, int]:
+    """"03:00-04:00" -> (3, 0). moto stores what it was given; AWS picks a window when none is set."""
+    text = (window or default).split("-", 1)[0].strip()
+    try:
+        hh, mm = text.split(":", 1)
+        return int(hh) % 24, int(mm) % 60
+    except ValueError:
+        hh, mm = default.split("-", 1)[0].split(":")
+        return int(hh), int(mm)
+
+
+def _schedule(now: datetime, window: str | None, default: str, retention_days: int,
+              state: dict) -> list[datetime]:
+    """Creation times of the automated snapshots that exist now, newest first."""
+    if retention_days <= 0 or not state.get("automated", True):
+        return []
+    hh, mm = _window_start(window, default)
+    cutoff = now
+    if state.get("last_days_ago") is not None:
+        cutoff = now - timedelta(days=float(state["last_days_ago"]))
+    oldest = now - timedelta(days=retention_days)
+    day = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    out = []
+    for k in range(retention_days + 2):
+        t = day - timedelta(days=k)
+        if oldest < t <= cutoff:
+            out.append(t)
+    return out
+
+
+def _ready_at(created: datetime) -> datetime:
+    return created + timedelta(seconds=SETTINGS["backup_settle_secs"])
+
+
+# ---- RDS
+
+def _rds_status_get(self: Any) -> str:
+    stored = self.__dict__.get("_sb_status", "available")
+    ready = self.__dict__.get("_sb_ready_at")
+    if stored == "available" and ready is not None and utcnow() < ready:
+        return "creating"
+    return stored
+
+
+def _rds_status_set(self: Any, value: str) -> None:
+    self.__dict__["_sb_status"] = value
+
+
+def _rds_progress(self: Any) -> int:
+    return 0 if self.status in ("creating", "pending") else 100
+
+
+def _rds_backdate(snap: Any, created: datetime, original: bool = True) -> None:
+    """Moves a snapshot's SnapshotCreateTime (and, unless it is a copy, OriginalSnapshotCreateTime)."""
+    snap.created = created
+    if original:
+        snap.original_snapshot_create_time = created
+    snap._sb_ready_at = _ready_at(created)
+
+
+def _rds_sync(backend: Any, now: datetime | None = None) -> None:
+    """Brings the region's automated snapshots in line with each instance's schedule."""
+    now = now or utcnow()
+    with _lock:
+        want: dict[str, tuple[Any, datetime]] = {}
+        for db in list(backend.databases.values()):
+            if getattr(db, "is_replica", False):
+                continue
+            state = getattr(db, "_sb_backup", {})
+            for t in _schedule(now, db.preferred_backup_window, "03:00-04:00",
+                               int(db.backup_retention_period or 0), state):
+                want[f"{_RDS_AUTO_PREFIX}{db.db_instance_identifier}-{t:%Y-%m-%d-%H-%M}".lower()] = (db, t)
+        for sid, snap in list(backend.database_snapshots.items()):
+            if snap.snapshot_type == "automated" and sid not in want and snap.db_instance_identifier in backend.databases:
+                del backend.database_snapshots[sid]
+        for sid, (db, t) in want.items():
+            if sid not in backend.database_snapshots:
+                snap = rds_models.DBSnapshot(backend, db, sid, snapshot_type="automated")
+                _rds_backdate(snap, t)
+                backend.database_snapshots[sid] = snap
+
+
+def _rds_latest_restorable_time(self: Any) -> datetime | None:
+    state = getattr(self, "_sb_backup", {})
+    if not int(self.backup_retention_period or 0) or not state.get("automated", True):
+        return None
+    lag = state.get("lag_minutes")
+    lag = AUTOMATED_LAG_DEFAULT_MINUTES if lag is None else float(lag)
+    now = utcnow()
+    if state.get("last_days_ago") is not None:  # backups stopped: the log is not shipped either
+        lag = max(lag, float(state["last_days_ago"]) * 1440)
+    return now - timedelta(minutes=lag)
+
+
+_orig_rds_describe_db_snapshots = rds_models.RDSBackend.describe_db_snapshots
+_orig_rds_create_db_snapshot = rds_models.RDSBackend.create_db_snapshot
+_orig_rds_copy_db_snapshot = rds_models.RDSBackend.copy_db_snapshot
+_orig_rds_automated_backups = rds_models.RDSBackend.describe_db_instance_automated_backups
+_orig_rds_get_snapshot = rds_models.RDSBackend.get_snapshot
+
+
+def rds_describe_db_snapshots(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _rds_sync(self)
+    return _orig_rds_describe_db_snapshots(self, *args, **kwargs)
+
+
+def rds_automated_backups(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _rds_sync(self)
+    return _orig_rds_automated_backups(self, *args, **kwargs)
+
+
+def rds_get_snapshot(self: Any, identifier: str, *args: Any, **kwargs: Any) -> Any:
+    # CopyDBSnapshot, ListTagsForResource & co. may name an automated snapshot, in any region.
+    region = identifier.split(":")[3] if identifier.startswith("arn:") else self.region_name
+    try:
+        _rds_sync(rds_models.rds_backends[self.account_id][region])
+    except Exception:
+        pass
+    return _orig_rds_get_snapshot(self, identifier, *args, **kwargs)
+
+
+def rds_create_db_snapshot(self: Any, *args: Any, **kwargs: Any) -> Any:
+    snap = _orig_rds_create_db_snapshot(self, *args, **kwargs)
+    snap._sb_ready_at = _ready_at(snap.created)
+    return snap
+
+
+def rds_copy_db_snapshot(self: Any, source_db_snapshot_identifier: str, *args: Any, **kwargs: Any) -> Any:
+    source = self.get_db_snapshot(source_db_snapshot_identifier)
+    snap = _orig_rds_copy_db_snapshot(self, source_db_snapshot_identifier, *args, **kwargs)
+    snap._sb_ready_at = _ready_at(snap.created)
+    if source.region != self.region_name or source.account_id != self.account_id:
+        # As AWS: set only for cross-Region (or cross-account) copies.
+        snap.source_db_snapshot_identifier = source.arn
+        snap.source_region = source.region
+    return snap
+
+
+# ---- ElastiCache
+
+def _ec_status_get(self: Any) -> str:
+    stored = self.__dict__.get("_sb_status", "available")
+    ready = self.__dict__.get("_sb_ready_at")
+    if stored == "available" and ready is not None and utcnow() < ready:
+        return "creating"
+    return stored
+
+
+def _ec_status_set(self: Any, value: str) -> None:
+    self.__dict__["_sb_status"] = value
+
+
+def _ec_node_snapshots(self: Any) -> list[dict] | None:
+    created = self.__dict__.get("_sb_created")
+    if created is None:
+        return None
+    nodes = max(int(self.num_cache_nodes or 1), 1)
+    return [{"CacheClusterId": self.cache_cluster_id, "CacheNodeId": f"{i + 1:04d}",
+             "CacheSize": self.__dict__.get("_sb_size", "6 MB"),
+             "CacheNodeCreateTime": self.cache_cluster_create_time or created,
+             "SnapshotCreateTime": created} for i in range(nodes)]
+
+
+def _ec_backdate(snap: Any, created: datetime) -> None:
+    snap._sb_created = created
+    snap._sb_ready_at = _ready_at(created)
+
+
+def _ec_sync(backend: Any, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    with _lock:
+        want: dict[str, tuple[Any, datetime]] = {}
+        for cluster in list(backend.cache_clusters.values()):
+            if (cluster.engine or "redis") != "redis" or getattr(cluster, "replication_group_id", None):
+                continue
+            state = getattr(cluster, "_sb_backup", {})
+            for t in _schedule(now, getattr(cluster, "snapshot_window", None), "05:00-06:00",
+                               int(cluster.snapshot_retention_limit or 0), state):
+                want[f"{_EC_AUTO_PREFIX}{cluster.cache_cluster_id}-{t:%Y-%m-%d-%H-%M}"] = (cluster, t)
+        for name, snap in list(backend.snapshots.items()):
+            if (snap.snapshot_source == "automated" and name not in want
+                    and snap.cache_cluster_id in backend.cache_clusters):
+                del backend.snapshots[name]
+        for name, (cluster, t) in want.items():
+            if name not in backend.snapshots:
+                snap = _orig_ec_create_snapshot(backend, snapshot_name=name, replication_group_id=None,
+                                                cache_cluster_id=cluster.cache_cluster_id, kms_key_id=None, tags=None)
+                snap.snapshot_source = "automated"
+                _ec_backdate(snap, t)
+
+
+_orig_ec_create_snapshot = ec_models.ElastiCacheBackend.create_snapshot
+_orig_ec_describe_snapshots = ec_models.ElastiCacheBackend.describe_snapshots
+
+
+def ec_create_snapshot(self: Any, *args: Any, **kwargs: Any) -> Any:
+    snap = _orig_ec_create_snapshot(self, *args, **kwargs)
+    _ec_backdate(snap, utcnow())
+    return snap
+
+
+def ec_describe_snapshots(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _ec_sync(self)
+    return _orig_ec_describe_snapshots(self, *args, **kwargs)
+
+
+def ec_modify_cache_cluster_response(self: Any) -> Any:
+    """ModifyCacheCluster, which moto 5.2.5 lacks: the snapshot settings only (and the few harmless
+    attributes below), applied at once whatever ApplyImmediately says."""
+    from moto.core.responses import ActionResult
+    from moto.elasticache.exceptions import CacheClusterNotFound
+
+    cluster_id = self._get_param("CacheClusterId")
+    cluster = self.elasticache_backend.cache_clusters.get(cluster_id)
+    if cluster is None:
+        raise CacheClusterNotFound(cluster_id)
+    limit = self._get_int_param("SnapshotRetentionLimit")
+    if limit is not None:
+        cluster.snapshot_retention_limit = limit
+    for param, attr in (("SnapshotWindow", "snapshot_window"),
+                        ("PreferredMaintenanceWindow", "preferred_maintenance_window")):
+        value = self._get_param(param)
+        if value is not None:
+            setattr(cluster, attr, value)
+    return ActionResult({"CacheCluster": cluster})
+
+
+# ---- control
+
+BACKUP_FIELDS = {
+    "rds_snapshot": {"region", "account_id", "rds_snapshot", "created_days_ago", "created_at", "status"},
+    "elasticache_snapshot": {"region", "account_id", "elasticache_snapshot", "created_days_ago", "created_at",
+                             "status"},
+    "rds_instance": {"region", "account_id", "rds_instance", "automated_backups", "last_automated_days_ago",
+                     "restorable_lag_minutes", "created_days_ago", "created_at"},
+    "elasticache_cluster": {"region", "account_id", "elasticache_cluster", "automated_backups",
+                            "last_automated_days_ago", "created_days_ago", "created_at"},
+}
+_SNAPSHOT_STATUSES = {"rds_snapshot": ("available", "creating", "failed", "deleting"),
+                      "elasticache_snapshot": ("available", "creating", "failed", "deleting")}
+
+
+_PUBLIC_STATE = {"automated": "automated_backups", "last_days_ago": "last_automated_days_ago",
+                 "lag_minutes": "restorable_lag_minutes"}
+
+
+def _public(state: dict) -> dict:
+    return {_PUBLIC_STATE.get(k, k): v for k, v in state.items()}
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else _naive_utc(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _backup_allowed() -> str:
+    return "; ".join(f"{k}: {', '.join(sorted(v - {k}))}" for k, v in BACKUP_FIELDS.items())
+
+
+def _number(body: dict, key: str, nullable: bool = True) -> float | None:
+    v = body.get(key)
+    if v is None and nullable:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or math.isinf(v) or math.isnan(v):
+        raise ValueError(f"'{key}' must be a number >= 0{' or null' if nullable else ''}")
+    return float(v)
+
+
+def _when(body: dict, now: datetime) -> datetime | None:
+    if "created_days_ago" in body and "created_at" in body:
+        raise ValueError("give created_days_ago or created_at, not both")
+    if "created_days_ago" in body:
+        return now - timedelta(days=_number(body, "created_days_ago", nullable=False))
+    if "created_at" in body:
+        try:
+            return _naive_utc(datetime.fromisoformat(str(body["created_at"]).replace("Z", "+00:00")))
+        except ValueError:
+            raise ValueError("'created_at' must be an ISO 8601 time, e.g. 2026-01-31T02:00:00Z") from None
+    return None
+
+
+def _backends(container: Any, body: dict) -> Any:
+    account = body.get("account_id")
+    for account_id, regions in list(container.items()):
+        if account and account_id != account:
+            continue
+        for region, backend in list(regions.items()):
+            if body.get("region") and region != body["region"]:
+                continue
+            yield backend
+
+
+def _one(found: list, what: str, name: str) -> Any:
+    if not found:
+        raise LookupError(f"no {what} {name!r} (check region and account_id)")
+    if len(found) > 1:
+        raise LookupError(f"{what} {name!r} exists in several regions/accounts: pass region (and account_id)")
+    return found[0]
+
+
+def set_backups(body: Any) -> dict:
+    """POST /signalbox-moto/backups: exactly one of rds_snapshot, elasticache_snapshot, rds_instance,
+    elasticache_cluster names the object, in `region` (and `account_id`, default: any)."""
+    if not isinstance(body, dict):
+        raise ValueError(f"expected a JSON object; fields per kind: {_backup_allowed()}")
+    kinds = [k for k in BACKUP_FIELDS if k in body]
+    if len(kinds) != 1:
+        raise ValueError(f"name exactly one of {', '.join(BACKUP_FIELDS)}; fields per kind: {_backup_allowed()}")
+    kind = kinds[0]
+    unknown = sorted(set(body) - BACKUP_FIELDS[kind])
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)} for {kind}; allowed: "
+                         f"{', '.join(sorted(BACKUP_FIELDS[kind]))}")
+    name = body[kind]
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"'{kind}' must be a non-empty string")
+    if body.get("status") is not None and body["status"] not in _SNAPSHOT_STATUSES.get(kind, ()):
+        raise ValueError(f"'status' must be one of {', '.join(_SNAPSHOT_STATUSES[kind])}")
+    now = utcnow()
+    with _lock:
+        if kind == "rds_snapshot":
+            found = []
+            for b in _backends(rds_models.rds_backends, body):
+                _rds_sync(b, now)
+                if name.lower() in b.database_snapshots:
+                    found.append(b.database_snapshots[name.lower()])
+            snap = _one(found, "RDS snapshot", name)
+            if snap.snapshot_type == "automated" and ("created_days_ago" in body or "created_at" in body):
+                raise ValueError("automated snapshots follow their instance's schedule: use "
+                                 "{\"rds_instance\": ..., \"last_automated_days_ago\": N} instead")
+            when = _when(body, now)
+            if when is not None:
+                _rds_backdate(snap, when, original=not getattr(snap, "source_region", None))
+            if body.get("status"):
+                snap.status = body["status"]
+                if body["status"] != "creating":
+                    snap._sb_ready_at = None
+                else:
+                    snap.status, snap._sb_ready_at = "available", datetime.max
+            return {"rds_snapshot": snap.db_snapshot_identifier, "region": snap.region,
+                    "arn": snap.arn, "snapshot_create_time": _iso(snap.created),
+                    "original_snapshot_create_time": _iso(snap.original_snapshot_create_time),
+                    "status": snap.status, "snapshot_type": snap.snapshot_type}
+        if kind == "elasticache_snapshot":
+            found = []
+            for b in _backends(ec_models.elasticache_backends, body):
+                _ec_sync(b, now)
+                if name in b.snapshots:
+                    found.append((b, b.snapshots[name]))
+            backend, snap = _one(found, "ElastiCache snapshot", name)
+            if snap.snapshot_source == "automated" and ("created_days_ago" in body or "created_at" in body):
+                raise ValueError("automatic snapshots follow their cluster's schedule: use "
+                                 "{\"elasticache_cluster\": ..., \"last_automated_days_ago\": N} instead")
+            when = _when(body, now)
+            if when is not None:
+                _ec_backdate(snap, when)
+            if body.get("status"):
+                if body["status"] == "creating":
+                    snap.snapshot_status, snap._sb_ready_at = "available", datetime.max
+                else:
+                    snap.snapshot_status, snap._sb_ready_at = body["status"], None
+            return {"elasticache_snapshot": snap.snapshot_name, "region": backend.region_name,
+                    "snapshot_create_time": _iso(snap.__dict__.get("_sb_created")),
+                    "status": snap.snapshot_status, "snapshot_source": snap.snapshot_source}
+        # instances and clusters: the schedule
+        if kind == "rds_instance":
+            found = [db for b in _backends(rds_models.rds_backends, body) for db in b.databases.values()
+                     if db.db_instance_identifier == name]
+            target = _one(found, "RDS instance", name)
+        else:
+            found = [c for b in _backends(ec_models.elasticache_backends, body)
+                     for c in b.cache_clusters.values() if c.cache_cluster_id == name]
+            target = _one(found, "ElastiCache cluster", name)
+        state = dict(getattr(target, "_sb_backup", {}))
+        when = _when(body, now)
+        if when is not None:  # InstanceCreateTime / CacheClusterCreateTime
+            if kind == "rds_instance":
+                target.created = target.instance_create_time = when
+            else:
+                target.cache_cluster_create_time = when
+        if "automated_backups" in body:
+            if not isinstance(body["automated_backups"], bool):
+                raise ValueError("'automated_backups' must be true or false")
+            state["automated"] = body["automated_backups"]
+        if "last_automated_days_ago" in body:
+            state["last_days_ago"] = _number(body, "last_automated_days_ago")
+        if "restorable_lag_minutes" in body:
+            state["lag_minutes"] = _number(body, "restorable_lag_minutes")
+        target._sb_backup = {k: v for k, v in state.items() if v is not None and not (k == "automated" and v)}
+        if kind == "rds_instance":
+            backend = target.backend
+            _rds_sync(backend, now)
+            autos = sorted((s for s in backend.database_snapshots.values()
+                            if s.snapshot_type == "automated" and s.db_instance_identifier == name),
+                           key=lambda s: s.created, reverse=True)
+            return {"rds_instance": name, "region": backend.region_name, "overrides": _public(target._sb_backup),
+                    "backup_retention_period": target.backup_retention_period,
+                    "latest_restorable_time": _iso(target.latest_restorable_time),
+                    "automated_snapshots": [s.db_snapshot_identifier for s in autos]}
+        backend = next(b for b in _backends(ec_models.elasticache_backends, body)
+                       if b.cache_clusters.get(name) is target)
+        _ec_sync(backend, now)
+        autos = sorted((s for s in backend.snapshots.values()
+                        if s.snapshot_source == "automated" and s.cache_cluster_id == name),
+                       key=lambda s: s._sb_created, reverse=True)
+        return {"elasticache_cluster": name, "region": backend.region_name, "overrides": _public(target._sb_backup),
+                "snapshot_retention_limit": target.snapshot_retention_limit,
+                "automated_snapshots": [s.snapshot_name for s in autos]}
+
+
+def backup_overrides() -> dict:
+    """GET /signalbox-moto/backups: the schedule overrides in force."""
+    out: dict[str, list] = {"rds_instances": [], "elasticache_clusters": []}
+    for account_id, regions in list(rds_models.rds_backends.items()):
+        for region, b in list(regions.items()):
+            for db in list(b.databases.values()):
+                if getattr(db, "_sb_backup", None):
+                    out["rds_instances"].append({"account_id": account_id, "region": region,
+                                                 "rds_instance": db.db_instance_identifier, **_public(db._sb_backup)})
+    for account_id, regions in list(ec_models.elasticache_backends.items()):
+        for region, b in list(regions.items()):
+            for c in list(b.cache_clusters.values()):
+                if getattr(c, "_sb_backup", None):
+                    out["elasticache_clusters"].append({"account_id": account_id, "region": region,
+                                                        "elasticache_cluster": c.cache_cluster_id, **_public(c._sb_backup)})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # HTTP control endpoints, served next to moto's own /moto-api
 # --------------------------------------------------------------------------------------------
 
@@ -1143,12 +1609,16 @@ def handle_control(method: str, path: str, body: bytes) -> tuple[int, dict]:
         if path == "/signalbox-moto/health":
             return 200, {"ok": True, "plugin_version": PLUGIN_VERSION, "settings": SETTINGS}
         if path == "/signalbox-moto/config" and method == "POST":
-            for k in ("ecs_settle_secs", "metric_retention_secs", "metric_raw_secs"):
+            for k in ("ecs_settle_secs", "metric_retention_secs", "metric_raw_secs", "backup_settle_secs"):
                 if k in data:
                     SETTINGS[k] = max(float(data[k]), 0.0)
             return 200, {"settings": SETTINGS}
         if path == "/signalbox-moto/config":
             return 200, {"settings": SETTINGS}
+        if path == "/signalbox-moto/backups" and method == "POST":
+            return 200, set_backups(data)
+        if path == "/signalbox-moto/backups" and method == "GET":
+            return 200, backup_overrides()
         if path == "/signalbox-moto/target-health" and method == "POST":
             return 200, set_target_health(data)
         if path == "/signalbox-moto/metrics/compact" and method == "POST":
@@ -1203,4 +1673,18 @@ def apply(background: bool = True) -> None:
     ecs_responses.EC2ContainerServiceResponse.list_tasks = list_tasks_response
     ecs_responses.EC2ContainerServiceResponse.describe_tasks = describe_tasks_response
     elbv2_models.FakeTargetGroup.health_for = health_for
+    # 4. backups
+    rds_models.DBSnapshot.status = property(_rds_status_get, _rds_status_set)
+    rds_models.DBSnapshot.percent_progress = property(_rds_progress)
+    rds_models.DBInstance.latest_restorable_time = property(_rds_latest_restorable_time)
+    rds_models.RDSBackend.describe_db_snapshots = rds_describe_db_snapshots
+    rds_models.RDSBackend.describe_db_instance_automated_backups = rds_automated_backups
+    rds_models.RDSBackend.get_snapshot = rds_get_snapshot
+    rds_models.RDSBackend.create_db_snapshot = rds_create_db_snapshot
+    rds_models.RDSBackend.copy_db_snapshot = rds_copy_db_snapshot
+    ec_models.Snapshot.snapshot_status = property(_ec_status_get, _ec_status_set)
+    ec_models.Snapshot.node_snapshots = property(_ec_node_snapshots)
+    ec_models.ElastiCacheBackend.create_snapshot = ec_create_snapshot
+    ec_models.ElastiCacheBackend.describe_snapshots = ec_describe_snapshots
+    ec_responses.ElastiCacheResponse.modify_cache_cluster = ec_modify_cache_cluster_response
     cw_models.CloudWatchBackend._sb_patched = True

@@ -3,7 +3,7 @@
 The console reads what exists in AWS; it creates none of it. So the demo and the browser tests
 need, per [[environments]] entry of the config: network, ALB + listeners + blue/green target
 groups, ECS cluster/task definitions/services, CloudWatch alarms, RDS (+ manual snapshot, copied to
-the DR region), ElastiCache (+ snapshot) and Parameter Store entries, named exactly as the config
+the DR region), ElastiCache (+ manual snapshot) and Parameter Store entries, named exactly as the config
 names them. Nothing about the reference stack (AccuNode) is assumed: names, regions, environments,
 services and ports all come from the file, so any valid config seeds.
 
@@ -42,6 +42,12 @@ CONTAINER_PORT = 8000
 # Documentation/benchmark space (RFC 2544), never the private ranges: these addresses are only
 # data inside the emulator and nothing ever connects to them. One /20 per environment.
 NET_BASE = (198, 18)
+# Backups (with the plugin, which dates them): the databases and caches have existed for a while, and the
+# pre-deploy snapshots of the waiting release were taken 3 days ago, the DR copy 20 minutes later. The
+# plugin's automated snapshots (one per backup window, for the retention period) make the rest compliant.
+RESOURCE_AGE_DAYS = 120
+PRE_DEPLOY_SNAPSHOT_DAYS = 3
+DR_COPY_DELAY_MINUTES = 20
 
 
 @dataclass
@@ -115,6 +121,7 @@ class Seeder:
         self.created: list[str] = []
         self.kept = 0
         self._clients: dict[tuple[str, str], Any] = {}
+        self.plugin = False  # set by seed(): only the plugin can date backups
         # Fail fast: a 5xx from the emulator is a bug to see, not something to retry for seconds.
         self.cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
                           read_timeout=30)
@@ -129,6 +136,14 @@ class Seeder:
 
     def note(self, what: str) -> None:
         self.created.append(what)
+
+    def backdate(self, body: dict) -> None:
+        """Dates a backup object through the plugin (POST /signalbox-moto/backups); nothing without it."""
+        if not self.plugin:
+            return
+        req = urllib.request.Request(self.endpoint + "/signalbox-moto/backups", method="POST",
+                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
 
     # ---------------------------------------------------------------- network
     def network(self, env: Env) -> dict:
@@ -441,6 +456,8 @@ class Seeder:
                 DBSubnetGroupName=group, VpcSecurityGroupIds=[net["sg"]], DeletionProtection=True,
                 CopyTagsToSnapshot=True, AutoMinorVersionUpgrade=True,
                 Tags=[{"Key": "signalbox:environment", "Value": env.name}])["DBInstance"]
+            self.backdate({"region": env.region, "rds_instance": env.rds_instance,
+                           "created_days_ago": RESOURCE_AGE_DAYS})
             self.note(f"rds {env.rds_instance} (postgres, Multi-AZ, encrypted, 7-day backups 03:00-04:00)")
         out.append(env.rds_instance)
 
@@ -454,6 +471,7 @@ class Seeder:
         if snap is None:
             snap = rds.create_db_snapshot(DBSnapshotIdentifier=snap_id, DBInstanceIdentifier=env.rds_instance,
                                           Tags=tags)["DBSnapshot"]
+            self.backdate({"region": env.region, "rds_snapshot": snap_id, "created_days_ago": PRE_DEPLOY_SNAPSHOT_DAYS})
             self.note(f"rds snapshot {snap_id}")
         else:
             self.kept += 1
@@ -466,6 +484,8 @@ class Seeder:
                 dr.copy_db_snapshot(SourceDBSnapshotIdentifier=snap["DBSnapshotArn"],
                                     TargetDBSnapshotIdentifier=snap_id, SourceRegion=env.region,
                                     KmsKeyId="alias/aws/rds", CopyTags=True)
+                self.backdate({"region": env.dr_region, "rds_snapshot": snap_id,
+                               "created_days_ago": PRE_DEPLOY_SNAPSHOT_DAYS - DR_COPY_DELAY_MINUTES / 1440})
                 self.note(f"rds snapshot copy {snap_id} -> {env.dr_region}")
         return out
 
@@ -493,15 +513,22 @@ class Seeder:
                 SnapshotRetentionLimit=7, SnapshotWindow="02:00-03:00",
                 PreferredMaintenanceWindow="sun:05:00-sun:06:00",
                 Tags=[{"Key": "signalbox:environment", "Value": env.name}])
+            self.backdate({"region": env.region, "elasticache_cluster": env.elasticache_cluster,
+                           "created_days_ago": RESOURCE_AGE_DAYS})
             self.note(f"elasticache {env.elasticache_cluster} (redis, snapshots 02:00, 7 days)")
-        snap = f"{env.elasticache_cluster}-daily-seed"
+        # The daily snapshots are automatic (the plugin's schedule: the latest at the last 02:00 UTC);
+        # this manual one was taken with the RDS pre-deploy snapshot.
+        snap = f"{env.elasticache_cluster}-pre-deploy-{RELEASES['green'].replace('.', '-')}"
         try:
             ec.describe_snapshots(SnapshotName=snap)
             self.kept += 1
         except ClientError as e:
             if e.response["Error"]["Code"] != "SnapshotNotFoundFault":
                 raise
-            ec.create_snapshot(SnapshotName=snap, CacheClusterId=env.elasticache_cluster)
+            ec.create_snapshot(SnapshotName=snap, CacheClusterId=env.elasticache_cluster,
+                               Tags=[{"Key": "signalbox:reason", "Value": f"pre-deploy {RELEASES['green']}"}])
+            self.backdate({"region": env.region, "elasticache_snapshot": snap,
+                           "created_days_ago": PRE_DEPLOY_SNAPSHOT_DAYS})
             self.note(f"elasticache snapshot {snap}")
 
     # ---------------------------------------------------------------- Parameter Store
@@ -581,7 +608,7 @@ class Seeder:
 
     # ---------------------------------------------------------------- all
     def seed(self, envs: list[Env]) -> None:
-        plugin = self.has_plugin()
+        plugin = self.plugin = self.has_plugin()
         seen_prefixes: set = set()
         done = []
         for env in envs:

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod aws;
+pub mod backups;
 pub mod bootstrap;
 pub mod config;
 pub mod health;

@@ -27,6 +27,26 @@ pub struct CacheSnapshotSummary {
 pub trait CacheBackups: Send + Sync + 'static {
     async fn cluster(&self, id: &str) -> Result<CacheClusterSummary, AwsError>;
     async fn snapshots(&self, cluster_id: &str) -> Result<Vec<CacheSnapshotSummary>, AwsError>;
+    /// Starts a manual snapshot of the cluster.
+    async fn create_snapshot(
+        &self,
+        cluster_id: &str,
+        name: &str,
+    ) -> Result<CacheSnapshotSummary, AwsError>;
+}
+
+fn summarise(s: &aws_sdk_elasticache::types::Snapshot) -> CacheSnapshotSummary {
+    CacheSnapshotSummary {
+        name: s.snapshot_name().unwrap_or_default().to_string(),
+        status: s.snapshot_status().unwrap_or("unknown").to_string(),
+        source: s.snapshot_source().unwrap_or("manual").to_string(),
+        created_at: s
+            .node_snapshots()
+            .iter()
+            .filter_map(|n| n.snapshot_create_time())
+            .filter_map(to_offset)
+            .max(),
+    }
 }
 
 pub struct ElastiCacheBackups {
@@ -82,24 +102,33 @@ impl CacheBackups for ElastiCacheBackups {
                 .send()
                 .await
                 .map_err(|e| classify("ElastiCache DescribeSnapshots", e))?;
-            snapshots.extend(output.snapshots().iter().map(|s| {
-                CacheSnapshotSummary {
-                    name: s.snapshot_name().unwrap_or_default().to_string(),
-                    status: s.snapshot_status().unwrap_or("unknown").to_string(),
-                    source: s.snapshot_source().unwrap_or("manual").to_string(),
-                    created_at: s
-                        .node_snapshots()
-                        .iter()
-                        .filter_map(|n| n.snapshot_create_time())
-                        .filter_map(to_offset)
-                        .max(),
-                }
-            }));
+            snapshots.extend(output.snapshots().iter().map(summarise));
             match output.marker() {
                 Some(next) if !next.is_empty() => marker = Some(next.to_string()),
                 _ => break,
             }
         }
         Ok(snapshots)
+    }
+
+    #[tracing::instrument(skip_all, fields(cluster_id, name))]
+    async fn create_snapshot(
+        &self,
+        cluster_id: &str,
+        name: &str,
+    ) -> Result<CacheSnapshotSummary, AwsError> {
+        const OP: &str = "ElastiCache CreateSnapshot";
+        let output = self
+            .client
+            .create_snapshot()
+            .cache_cluster_id(cluster_id)
+            .snapshot_name(name)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        output
+            .snapshot()
+            .map(summarise)
+            .ok_or_else(|| AwsError::not_found(OP, format!("the new snapshot {name}")))
     }
 }
