@@ -62,6 +62,8 @@ pub enum Permission {
     VerifyAudit,
     /// Create, list and revoke API tokens.
     ManageTokens,
+    /// Take snapshots, copy them to the DR region, record restore drills.
+    OperateBackups,
 }
 
 impl Permission {
@@ -76,6 +78,7 @@ impl Permission {
             Permission::ViewAudit => "view the audit trail",
             Permission::VerifyAudit => "verify the audit trail",
             Permission::ManageTokens => "manage API tokens",
+            Permission::OperateBackups => "operate backups",
         }
     }
 }
@@ -97,6 +100,7 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     (P::ViewAudit, &[Auditor, Admin]),
     (P::VerifyAudit, &[Auditor, Admin]),
     (P::ManageTokens, &[Admin]),
+    (P::OperateBackups, &[Deployer, Approver, Admin]),
 ];
 
 pub fn role_may(role: Role, permission: Permission) -> bool {

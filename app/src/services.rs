@@ -3,8 +3,8 @@
 
 use crate::auth::{Principal, Scope};
 use crate::dto::{
-    ApiTokenView, AuditFilter, AuditPage, AuditRecord, ChainReport, CreatedToken,
-    EnvironmentOverview, Overview, ServiceHealth,
+    ApiTokenView, AuditFilter, AuditPage, AuditRecord, BackupAction, BackupsView, ChainReport,
+    CreatedToken, DrillView, EnvironmentOverview, NewDrill, Overview, ServiceHealth,
 };
 use crate::error::AppError;
 use std::sync::Arc;
@@ -74,12 +74,35 @@ pub trait TokenService: Send + Sync + 'static {
     ) -> Result<ApiTokenView, AppError>;
 }
 
+/// Backup and recovery status per environment, and the backup actions. Each action leaves an audit event, with
+/// outcome `failed` and our reason when AWS refuses it.
+#[async_trait::async_trait]
+pub trait BackupService: Send + Sync + 'static {
+    async fn view(&self, environment: &str) -> Result<BackupsView, AppError>;
+    /// Starts the action against AWS; returns the id of the snapshot (or copy) it created.
+    async fn act(
+        &self,
+        environment: &str,
+        action: BackupAction,
+        by: &Principal,
+        audit: AuditRecord,
+    ) -> Result<String, AppError>;
+    /// Stores a restore drill and its audit event together.
+    async fn record_drill(
+        &self,
+        drill: NewDrill,
+        by: &Principal,
+        audit: AuditRecord,
+    ) -> Result<DrillView, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub overview: Arc<dyn OverviewService>,
     pub audit: Arc<dyn AuditService>,
     pub tokens: Arc<dyn TokenService>,
     pub health: Arc<dyn HealthService>,
+    pub backups: Arc<dyn BackupService>,
 }
 
 /// The services for this request; their absence is a wiring bug, reported as an internal error.

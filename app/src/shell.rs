@@ -3,8 +3,8 @@
 use crate::api::identity::whoami;
 use crate::components::user_menu::{MainNav, Me, UserMenu};
 use crate::pages::{
-    audit::AuditPage, environment::EnvironmentPage, not_found::NotFound, overview::OverviewPage,
-    service::ServicePage, tokens::TokensPage,
+    audit::AuditPage, backups::BackupsPage, environment::EnvironmentPage, not_found::NotFound,
+    overview::OverviewPage, service::ServicePage, tokens::TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/env/:env") view=EnvironmentPage ssr=SsrMode::Async/>
                     <Route path=path!("/env/:env/service/:service") view=ServicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/env/:env/backups") view=BackupsPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async/>
                 </Routes>

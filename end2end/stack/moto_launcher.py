@@ -51,13 +51,20 @@ def _exit_with_parent() -> None:
 # Smithy RPC v2 path (/service/GraniteServiceVersion20100801/operation/DescribeAlarms), and the `Action`
 # of a form-encoded body (awsQuery POST: CloudWatch through aws-sdk-cloudwatch 1.99, ELBv2, EC2, ...).
 
-FAULT_FIELDS = {"operation", "code", "status", "message", "count", "service", "account_id"}
+FAULT_FIELDS = {"operation", "code", "status", "message", "count", "service", "account_id", "region"}
 # Friendly names for the SigV4 credential-scope service a fault may be restricted to.
 SERVICE_ALIASES = {"cloudwatch": "monitoring", "elbv2": "elasticloadbalancing",
                    "elasticloadbalancingv2": "elasticloadbalancing", "cloudwatchlogs": "logs"}
 # Services whose awsJson/CBOR errors carry `x-amzn-query-error` (the awsQueryCompatible trait), so SDKs
 # that know the service's query-era error codes read the code from there.
 QUERY_COMPATIBLE = {"monitoring"}
+
+
+def credential_region(environ: dict) -> str:
+    """The region of the SigV4 credential scope, e.g. "us-west-2", or "unsigned"."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/") if "Credential=" in auth else []
+    return scope[2] if len(scope) > 2 else "unsigned"
 
 
 def credential_service(environ: dict) -> str:
@@ -149,11 +156,14 @@ class Faults:
         account = spec.get("account_id")
         if account is not None and (not isinstance(account, str) or not account.strip()):
             return 400, {"error": "'account_id' must be a non-empty string (the x-moto-account-id of the requests)"}
+        region = spec.get("region")
+        if region is not None and (not isinstance(region, str) or not region.strip()):
+            return 400, {"error": "'region' must be a non-empty string, e.g. us-west-2 (the request's signing region)"}
         fault = {"id": uuid.uuid4().hex[:8], "operation": spec["operation"].strip(), "service": service,
-                 "account_id": account and account.strip(), "code": spec["code"].strip(), "status": status, "message": message,
+                 "region": region and region.strip(), "account_id": account and account.strip(), "code": spec["code"].strip(), "status": status, "message": message,
                  "remaining": count, "hits": 0}
         with self._lock:
-            key = ("operation", "service", "account_id")
+            key = ("operation", "service", "region", "account_id")
             self._faults = [f for f in self._faults if [f[k] for k in key] != [fault[k] for k in key]]
             self._faults.append(fault)
             return 200, {"fault": dict(fault), "faults": [dict(f) for f in self._faults]}
@@ -167,6 +177,7 @@ class Faults:
         with self._lock:
             for f in self._faults:
                 if (f["operation"] == operation and f["service"] in (None, service)
+                        and f["region"] in (None, credential_region(environ))
                         and f["account_id"] in (None, account)):
                     f["hits"] += 1
                     if f["remaining"] is not None:

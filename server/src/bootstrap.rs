@@ -3,6 +3,8 @@
 
 use crate::audit::StoredAudit;
 use crate::aws::EnvironmentAws;
+use crate::backups::collector::BackupCollector;
+use crate::backups::CollectedBackups;
 use crate::config::Config;
 use crate::health::collector::HealthCollector;
 use crate::health::CollectedHealth;
@@ -27,6 +29,7 @@ pub struct Running {
     pub storage: SharedStorage,
     pub collectors: Vec<Arc<TopologyCollector>>,
     pub health: Vec<Arc<HealthCollector>>,
+    pub backups: Vec<Arc<BackupCollector>>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     workers: Vec<JoinHandle<()>>,
@@ -75,6 +78,7 @@ pub async fn start_with_storage(
 
     let mut collectors = Vec::new();
     let mut health = Vec::new();
+    let mut backups = Vec::new();
     let mut regional = Vec::new();
     let mut workers = Vec::new();
     for environment in &config.environments {
@@ -94,6 +98,16 @@ pub async fn start_with_storage(
             health_collector.clone().run(shutdown_rx.clone()),
         ));
         health.push(health_collector);
+        let backup_collector = BackupCollector::new(
+            environment.clone(),
+            aws.clone(),
+            storage.clone(),
+            config.backups.clone(),
+        );
+        workers.push(tokio::spawn(
+            backup_collector.clone().run(shutdown_rx.clone()),
+        ));
+        backups.push((region.clone(), backup_collector));
         let collector = TopologyCollector::new(
             environment.clone(),
             aws,
@@ -123,12 +137,14 @@ pub async fn start_with_storage(
             audit: Arc::new(StoredAudit::new(storage.clone())),
             tokens: Arc::new(StoredTokens::new(storage.clone())),
             health: Arc::new(CollectedHealth::new(health.clone())),
+            backups: Arc::new(CollectedBackups::new(backups.clone(), storage.clone())),
         },
         storage: storage.clone(),
         gate: Arc::new(gate),
         live: crate::http::live::LiveSources {
             topology: collectors.clone(),
             health: health.clone(),
+            backups: backups.iter().map(|(_, c)| c.clone()).collect(),
         },
     };
     let mut server_shutdown = shutdown_rx.clone();
@@ -141,6 +157,7 @@ pub async fn start_with_storage(
         storage,
         collectors,
         health,
+        backups: backups.into_iter().map(|(_, c)| c).collect(),
         shutdown,
         server,
         workers,

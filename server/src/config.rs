@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub use app::dto::Colour;
 
+mod backups;
 mod health;
 mod identity;
 pub use identity::{ClientSecretSource, IdentityConfig, SecurityConfig};
@@ -33,6 +34,8 @@ pub struct Config {
     pub health_rules: Vec<crate::health::gate::Rule>,
     /// The availability objective: the seed's 99.9 % over 30 days unless `[health]` changes it.
     pub slo: crate::health::slo::SloSettings,
+    /// The backup policy: the seed's unless `[backups]` changes it.
+    pub backups: crate::backups::policy::BackupPolicy,
     pub environments: Vec<EnvironmentConfig>,
 }
 
@@ -155,6 +158,8 @@ struct FileConfig {
     security: identity::FileSecurity,
     #[serde(default)]
     health: health::FileHealth,
+    #[serde(default)]
+    backups: backups::FileBackups,
     #[serde(default)]
     environments: Vec<EnvironmentConfig>,
 }
@@ -424,6 +429,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
     let identity = identity::resolve_identity(file.identity, env, &public_url)?;
     let security = identity::resolve_security(file.security, env)?;
     let slo = health::resolve_slo(&file.health)?;
+    let backups = backups::resolve_backups(file.backups)?;
     let health_rules = health::resolve_health(file.health)?;
 
     Ok(Config {
@@ -444,6 +450,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         security,
         health_rules,
         slo,
+        backups,
         environments: file.environments,
     })
 }

@@ -355,3 +355,70 @@ on_both!(
         assert!(touched.last_used_at.is_some());
     }
 );
+
+fn drill(environment: &str, days_ago: i64, snapshot: &str) -> server::storage::DrillRow {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    server::storage::DrillRow {
+        id: 0,
+        environment: environment.into(),
+        performed_at: now - time::Duration::days(days_ago),
+        performed_by: "eddie".into(),
+        snapshot: snapshot.into(),
+        duration_minutes: 42,
+        passed: true,
+        notes: "row counts match".into(),
+        recorded_by: "eddie".into(),
+        recorded_at: now,
+    }
+}
+
+on_both!(
+    a_restore_drill_and_its_audit_event_commit_together,
+    |store: SharedStorage, _raw: Raw| async move {
+        let older = store
+            .insert_drill(
+                &drill("production", 40, "db-pre-deploy"),
+                &record("eddie", "backups.drill", Some("production")),
+            )
+            .await
+            .unwrap();
+        let newer = store
+            .insert_drill(
+                &drill("production", 3, "rds:db-2026-11-26"),
+                &record("eddie", "backups.drill", Some("production")),
+            )
+            .await
+            .unwrap();
+        store
+            .insert_drill(
+                &drill("staging", 1, "stg"),
+                &record("eddie", "backups.drill", Some("staging")),
+            )
+            .await
+            .unwrap();
+        let production = store.drills("production", 10).await.unwrap();
+        assert_eq!(
+            production.iter().map(|d| d.id).collect::<Vec<_>>(),
+            vec![newer, older],
+            "newest performed first, one environment only"
+        );
+        assert_eq!(
+            production[0],
+            server::storage::DrillRow {
+                id: newer,
+                ..drill("production", 3, "rds:db-2026-11-26")
+            }
+        );
+        // An empty snapshot name violates the table's check: neither the drill nor its event is written.
+        let events = store.audit_chain(0, 100).await.unwrap().len();
+        assert!(store
+            .insert_drill(
+                &drill("production", 0, ""),
+                &record("eddie", "backups.drill", Some("production")),
+            )
+            .await
+            .is_err());
+        assert_eq!(store.audit_chain(0, 100).await.unwrap().len(), events);
+        assert_eq!(store.drills("production", 10).await.unwrap().len(), 2);
+    }
+);

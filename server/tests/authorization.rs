@@ -20,6 +20,13 @@ fn sample_body(path: &str) -> &'static str {
         "/api/service" | "/api/health" => "environment=production&service=api",
         "/api/tokens/create" => "name=matrix&scopes[0]=read&valid_days=1",
         "/api/tokens/revoke" => "id=no-such-token",
+        "/api/backups" | "/api/backups/rds-snapshot" | "/api/backups/redis-snapshot" => {
+            "environment=production"
+        }
+        "/api/backups/dr-copy" => "environment=production&snapshot=no-such-snapshot",
+        "/api/backups/drill" => {
+            "environment=production&performed_at=2026-11-01&snapshot=matrix&duration_minutes=30&passed=true"
+        }
         other => panic!(
             "server function {other} has no sample request in tests/authorization.rs: add one"
         ),
@@ -36,8 +43,12 @@ const DEMO_USERS: &[(&str, Role)] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_server_function_answers_every_role_as_the_permission_table_says() {
-    let console =
-        TestConsole::start(true, |config| config.security.per_user_per_minute = 10_000).await;
+    // Every role and anonymous callers from one address: lift both limits so only the rules answer.
+    let console = TestConsole::start(true, |config| {
+        config.security.per_user_per_minute = 10_000;
+        config.security.per_ip_per_minute = 10_000;
+    })
+    .await;
     let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.to_string())
         .collect();

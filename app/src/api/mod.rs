@@ -1,5 +1,6 @@
 //! Server functions, one file an area, and the rule each one enforces.
 pub mod audit;
+pub mod backups;
 pub mod health;
 pub mod identity;
 pub mod overview;
@@ -21,4 +22,15 @@ pub const SERVER_FUNCTION_RULES: &[(&str, Option<Permission>)] = &[
     ("/api/tokens/list", Some(Permission::ManageTokens)),
     ("/api/tokens/create", Some(Permission::ManageTokens)),
     ("/api/tokens/revoke", Some(Permission::ManageTokens)),
+    ("/api/backups", Some(Permission::ViewConsole)),
+    (
+        "/api/backups/rds-snapshot",
+        Some(Permission::OperateBackups),
+    ),
+    (
+        "/api/backups/redis-snapshot",
+        Some(Permission::OperateBackups),
+    ),
+    ("/api/backups/dr-copy", Some(Permission::OperateBackups)),
+    ("/api/backups/drill", Some(Permission::OperateBackups)),
 ];

@@ -24,6 +24,7 @@ pub fn EnvironmentCard(environment: EnvironmentOverview) -> impl IntoView {
                 <span class="muted">{environment.region.clone()}</span>
                 <span class="muted small freshness">{freshness}</span>
                 {environment.stale.then(|| view! { <span class="badge stale">"stale"</span> })}
+                <a class="small backups-link" href=format!("/env/{}/backups", environment.name)>"Backups"</a>
             </header>
             {environment.error.clone().map(|error| view! {
                 <div class="env-error" role="alert" data-testid="environment-error">

@@ -213,3 +213,26 @@ pub struct BackupsView {
     pub actions: Vec<BackupActionView>,
     pub policy: PolicyView,
 }
+
+/// What a backup action button asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackupAction {
+    /// A manual RDS snapshot now.
+    DatabaseSnapshot,
+    /// A manual Redis snapshot now.
+    CacheSnapshot,
+    /// Copy a manual RDS snapshot to the disaster-recovery region.
+    CopyToDr { snapshot: String },
+}
+
+impl BackupAction {
+    /// The audit trail's verb.
+    pub fn audit_action(&self) -> &'static str {
+        match self {
+            BackupAction::DatabaseSnapshot => "backups.rds_snapshot",
+            BackupAction::CacheSnapshot => "backups.redis_snapshot",
+            BackupAction::CopyToDr { .. } => "backups.dr_copy",
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! One module a screen.
 pub mod audit;
+pub mod backups;
 pub mod environment;
 pub mod not_found;
 pub mod overview;

@@ -57,6 +57,13 @@ pub const API_ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: Method::GET,
+        path: "/api/v1/backups/{environment}",
+        permission: Some(Permission::ViewConsole),
+        action: "api.backups.get",
+        handler: || get(backups),
+    },
+    ApiRoute {
+        method: Method::GET,
         path: "/api/v1/audit/events",
         permission: Some(Permission::ViewAudit),
         action: "api.audit.list",
@@ -177,6 +184,14 @@ async fn service_health(
             .await?,
     )
     .into_response())
+}
+
+/// "Recoverable now?" with the checks behind it, for CI and the release engine.
+async fn backups(
+    State(state): State<AppState>,
+    Path(environment): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.services.backups.view(&environment).await?).into_response())
 }
 
 #[derive(Deserialize)]

@@ -21,9 +21,10 @@ use tokio::sync::watch;
 pub struct LiveSources {
     pub topology: Vec<Arc<TopologyCollector>>,
     pub health: Vec<Arc<HealthCollector>>,
+    pub backups: Vec<Arc<crate::backups::collector::BackupCollector>>,
 }
 
-/// (environment, "topology" | "health") per new reading.
+/// (environment, "topology" | "health" | "backups") per new reading.
 type Updates = std::pin::Pin<Box<dyn Stream<Item = (String, &'static str)> + Send>>;
 
 /// A stream with one item per change of `receiver`, labelled.
@@ -58,6 +59,10 @@ pub async fn live(State(state): State<AppState>, Extension(caller): Extension<Ca
     for collector in &sources.health {
         let name = collector.environment().name.clone();
         streams.push(Box::pin(changes(collector.subscribe(), name, "health")));
+    }
+    for collector in &sources.backups {
+        let name = collector.environment().name.clone();
+        streams.push(Box::pin(changes(collector.subscribe(), name, "backups")));
     }
     let events = stream::select_all(streams).map(|(environment, kind)| {
         Ok::<_, Infallible>(

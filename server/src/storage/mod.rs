@@ -130,6 +130,30 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Option<ApiTokenRow>, StorageError>;
     /// Records a use; skipped when the last one is under a minute old, so CI polling does not write per request.
     async fn touch_api_token(&self, id: &str, at: OffsetDateTime) -> Result<(), StorageError>;
+
+    /// Stores a restore drill and its audit event in one transaction; returns its id.
+    async fn insert_drill(
+        &self,
+        drill: &DrillRow,
+        audit: &AuditRecord,
+    ) -> Result<i64, StorageError>;
+    /// An environment's drills, newest performed first.
+    async fn drills(&self, environment: &str, limit: u32) -> Result<Vec<DrillRow>, StorageError>;
+}
+
+/// A restore drill as recorded; `id` is assigned on insert.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DrillRow {
+    pub id: i64,
+    pub environment: String,
+    pub performed_at: OffsetDateTime,
+    pub performed_by: String,
+    pub snapshot: String,
+    pub duration_minutes: i32,
+    pub passed: bool,
+    pub notes: String,
+    pub recorded_by: String,
+    pub recorded_at: OffsetDateTime,
 }
 
 pub type SharedStorage = Arc<dyn Storage>;
@@ -452,6 +476,49 @@ macro_rules! storage_impl {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn insert_drill(
+                &self,
+                drill: &$crate::storage::DrillRow,
+                audit: &app::dto::AuditRecord,
+            ) -> Result<i64, $crate::storage::StorageError> {
+                let mut tx = self.begin_chain().await?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO restore_drills (environment, performed_at, performed_by, snapshot, duration_minutes,
+                         passed, notes, recorded_by, recorded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(&drill.environment)
+                .bind(drill.performed_at)
+                .bind(&drill.performed_by)
+                .bind(&drill.snapshot)
+                .bind(drill.duration_minutes)
+                .bind(drill.passed)
+                .bind(&drill.notes)
+                .bind(&drill.recorded_by)
+                .bind(drill.recorded_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn drills(
+                &self,
+                environment: &str,
+                limit: u32,
+            ) -> Result<Vec<$crate::storage::DrillRow>, $crate::storage::StorageError> {
+                Ok(sqlx::query_as(
+                    "SELECT id, environment, performed_at, performed_by, snapshot, duration_minutes, passed, notes,
+                         recorded_by, recorded_at
+                     FROM restore_drills WHERE environment = $1 ORDER BY performed_at DESC, id DESC LIMIT $2",
+                )
+                .bind(environment)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?)
             }
         }
     };
