@@ -1,6 +1,8 @@
 //! What the Signalbox console shows and offers. Pages and components render on the server and hydrate in the
 //! browser; server functions are thin (who is calling, one call on a service trait, a DTO back). The policy and
 //! the work live in the `server` crate behind the traits in [`services`].
+// The service page nests many panels; hydration types grow deep.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod auth;

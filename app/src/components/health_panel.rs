@@ -178,7 +178,7 @@ fn ColourHealthCard(
                         title=format!("{name}: p95 per minute") unit="ms"/>
                 </figure>
             </div>
-            {fleet.map(|fleet| view! { <FleetDetail fleet/> })}
+            {fleet.map(|fleet| view! { <FleetDetail fleet/> }.into_any())}
             <div class="fleet" data-testid="colour-alarms">
                 <h3 class="small-head">{format!("Alarms ({})", alarms.len())}</h3>
                 <AlarmList alarms/>

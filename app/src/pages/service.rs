@@ -61,11 +61,12 @@ pub fn ServicePage() -> impl IntoView {
                         .filter_map(|c| c.ecs.as_ref())
                         .flat_map(|e| e.rollouts.iter().filter_map(|d| d.created_unix))
                         .collect();
+                    // Each panel erased to its own type: the page's view type would otherwise nest too deep.
                     view! {
-                        <HealthPanel health=health.clone()/>
-                        <DeploymentsPanel colours state=topology/>
-                        <AlarmsPanel alarms=health.alarms.clone() state=health.alarms_state.clone()/>
-                        <SloPanel slo=health.slo.clone() state=health.slo_state.clone() markers/>
+                        {view! { <HealthPanel health=health.clone()/> }.into_any()}
+                        {view! { <DeploymentsPanel colours state=topology/> }.into_any()}
+                        {view! { <AlarmsPanel alarms=health.alarms.clone() state=health.alarms_state.clone()/> }.into_any()}
+                        {view! { <SloPanel slo=health.slo.clone() state=health.slo_state.clone() markers/> }.into_any()}
                     }.into_any()
                 }
                 // The colours above already show the not-found panel for an unknown name.
