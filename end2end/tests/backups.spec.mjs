@@ -46,6 +46,8 @@ test('a deployer records a drill and takes a snapshot; the verdict and the actio
   await expect(action).toHaveAttribute('data-state', /in progress|done/);
   // The new snapshot has no copy in the DR region yet, so the DR check turns red and the copy button appears.
   await expect(page.locator('tr[data-check="dr.copies"]')).toHaveAttribute('data-status', 'red');
+  // While it is being made the collector re-reads every 5 s, so the page shows it finish without a reload.
+  await expect(action).toHaveAttribute('data-state', 'done', { timeout: 20_000 });
   await expect(page.locator('[data-testid="copy-to-dr"]').first()).toBeVisible();
   await page.screenshot({ path: `${screenshots}backups.png`, fullPage: true });
 });

@@ -391,6 +391,21 @@ async fn the_actions_work_through_the_sdk_each_audited_and_refused_without_the_r
             ("backups.rds_snapshot", "done"),
         ]
     );
+    // A snapshot deleted behind the console's back (while the page is open): its action reads "gone", not "done".
+    console.moto.python(&format!(
+        "client('elasticache').delete_snapshot(SnapshotName={name:?})\n"
+    ));
+    let view = backups(&console, "production").await;
+    let redis_action = view
+        .actions
+        .iter()
+        .find(|a| a.action == "backups.redis_snapshot")
+        .unwrap();
+    assert_eq!(redis_action.state, "gone");
+    assert_eq!(
+        redis_action.detail.as_deref(),
+        Some("no longer listed by AWS (deleted?)")
+    );
     assert!(server::audit::verify(&console.running.storage)
         .await
         .unwrap()

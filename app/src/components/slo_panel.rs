@@ -7,10 +7,33 @@ use crate::components::freshness::Freshness;
 use crate::dto::{format_duration, PanelState, SloView};
 use leptos::prelude::*;
 
+/// 310138 → "310,138": counts people compare at a glance.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn percent(value: Option<f64>, decimals: usize) -> String {
     value
         .map(|v| format!("{v:.decimals$} %"))
         .unwrap_or_else(|| "no data".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_in_thousands() {
+        assert_eq!(super::thousands(310_138.4), "310,138");
+        assert_eq!(super::thousands(999.0), "999");
+        assert_eq!(super::thousands(1_000_000.0), "1,000,000");
+    }
 }
 
 #[component]
@@ -46,8 +69,9 @@ fn slo_body(slo: SloView, markers: Vec<i64>) -> impl IntoView {
         _ => "no data".to_string(),
     };
     let spent = format!(
-        "{:.0} of {:.0} allowed errors spent",
-        slo.errors, slo.budget_errors
+        "{} of {} allowed errors spent",
+        thousands(slo.errors),
+        thousands(slo.budget_errors)
     );
     let coverage = (slo.covered_days + 0.5 < f64::from(slo.window_days)).then(|| {
         format!(

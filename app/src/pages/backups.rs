@@ -56,7 +56,7 @@ pub fn BackupsPage() -> impl IntoView {
         move || {
             (
                 name(),
-                crate::components::live::live_version(),
+                crate::components::live::backups_version(),
                 rds.version().get()
                     + redis.version().get()
                     + copy.version().get()

@@ -592,6 +592,7 @@ pub fn assess(policy: &BackupPolicy, observed: &Observed, now: OffsetDateTime) -
                     CheckStatus::Red,
                     format!("overdue: the last passing drill was {} ago (policy: every {interval} days)", plural(days, "day")),
                 ),
+                Some(0) => (CheckStatus::Green, "passed today".to_string()),
                 Some(days) => (CheckStatus::Green, format!("passed {} ago", plural(days, "day"))),
             };
             checks.add(

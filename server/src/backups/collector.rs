@@ -19,6 +19,8 @@ use tokio::sync::{watch, Notify};
 const DRILLS_KEPT: u32 = 50;
 /// Recent console actions shown with their state.
 const ACTIONS_SHOWN: u32 = 10;
+/// How often to re-read while a snapshot or copy is being made, so its progress and end show.
+const IN_PROGRESS_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct BackupReading {
@@ -90,11 +92,37 @@ impl BackupCollector {
         self.wake.notify_one();
     }
 
+    /// Whether a snapshot or copy is still being made: then the page follows it closely.
+    fn in_progress(&self) -> bool {
+        let reading = self.state.borrow();
+        let Some(reading) = reading.as_ref() else {
+            return false;
+        };
+        let busy = |status: &str| status != "available";
+        let observed = &reading.observed;
+        [&observed.snapshots, &observed.dr_snapshots]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flatten()
+            .any(|s| busy(&s.status))
+            || observed
+                .cache_snapshots
+                .iter()
+                .flatten()
+                .flatten()
+                .any(|s| busy(&s.status))
+    }
+
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
             self.collect_once().await;
+            let wait = match self.in_progress() {
+                true => self.policy.refresh.min(IN_PROGRESS_REFRESH),
+                false => self.policy.refresh,
+            };
             tokio::select! {
-                _ = tokio::time::sleep(self.policy.refresh) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = self.wake.notified() => {}
                 _ = shutdown.changed() => break,
             }
