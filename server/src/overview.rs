@@ -38,15 +38,12 @@ impl CollectedOverview {
             return;
         };
         for service in &mut overview.services {
-            let Some(health) = collector.service(&service.name) else {
-                continue;
-            };
-            for colour in health.colours {
-                let target = match colour.colour {
+            for (colour, verdict) in collector.verdicts(&service.name) {
+                let target = match colour {
                     Colour::Blue => &mut service.blue,
                     Colour::Green => &mut service.green,
                 };
-                target.health = Some(colour.judgement.verdict);
+                target.health = Some(verdict);
             }
         }
     }

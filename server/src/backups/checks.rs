@@ -57,6 +57,30 @@ fn plural(n: i64, one: &str) -> String {
     }
 }
 
+/// A daily backup's newest copy: green within `max`, amber up to twice it, red beyond or when there is none.
+fn freshness(
+    newest_age: Option<i64>,
+    max: std::time::Duration,
+    none: &str,
+) -> (CheckStatus, String) {
+    let max = max.as_secs() as i64;
+    match newest_age {
+        None => (CheckStatus::Red, none.to_string()),
+        Some(a) if a > max => (
+            if a > 2 * max {
+                CheckStatus::Red
+            } else {
+                CheckStatus::Amber
+            },
+            format!("the newest is {} old (daily expected)", age_words(a)),
+        ),
+        Some(a) => (
+            CheckStatus::Green,
+            format!("the newest is {} old", age_words(a)),
+        ),
+    }
+}
+
 struct Checks(Vec<BackupCheck>);
 
 impl Checks {
@@ -320,22 +344,11 @@ pub fn assess(policy: &BackupPolicy, observed: &Observed, now: OffsetDateTime) -
             let automated = list
                 .iter()
                 .find(|s| s.kind == "automated" && s.status == "available");
-            let max = policy.automated_max_age.as_secs() as i64;
-            let (status, reason) = match automated.and_then(|s| age(s.created_at)) {
-                None => (CheckStatus::Red, "no automated snapshot".to_string()),
-                Some(a) if a > 2 * max => (
-                    CheckStatus::Red,
-                    format!("the newest is {} old (daily expected)", age_words(a)),
-                ),
-                Some(a) if a > max => (
-                    CheckStatus::Amber,
-                    format!("the newest is {} old (daily expected)", age_words(a)),
-                ),
-                Some(a) => (
-                    CheckStatus::Green,
-                    format!("the newest is {} old", age_words(a)),
-                ),
-            };
+            let (status, reason) = freshness(
+                automated.and_then(|s| age(s.created_at)),
+                policy.automated_max_age,
+                "no automated snapshot",
+            );
             checks.add(
                 "snapshots.automated",
                 "Snapshots",
@@ -505,22 +518,7 @@ pub fn assess(policy: &BackupPolicy, observed: &Observed, now: OffsetDateTime) -
                 .iter()
                 .find(|s| s.status == "available")
                 .and_then(|s| age(s.created_at));
-            let max = policy.redis_max_age.as_secs() as i64;
-            let (status, reason) = match newest {
-                None => (CheckStatus::Red, "no Redis snapshot".to_string()),
-                Some(a) if a > 2 * max => (
-                    CheckStatus::Red,
-                    format!("the newest is {} old (daily expected)", age_words(a)),
-                ),
-                Some(a) if a > max => (
-                    CheckStatus::Amber,
-                    format!("the newest is {} old (daily expected)", age_words(a)),
-                ),
-                Some(a) => (
-                    CheckStatus::Green,
-                    format!("the newest is {} old", age_words(a)),
-                ),
-            };
+            let (status, reason) = freshness(newest, policy.redis_max_age, "no Redis snapshot");
             checks.add(
                 "redis.snapshot",
                 "Redis",

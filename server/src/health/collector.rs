@@ -554,6 +554,22 @@ impl HealthCollector {
         }
     }
 
+    /// Each colour's verdict as last judged: what the Overview's badges need, without building the whole health.
+    pub fn verdicts(&self, name: &str) -> Vec<(Colour, app::dto::Verdict)> {
+        let reading = self.state.borrow();
+        reading
+            .as_ref()
+            .and_then(|r| r.metrics.value.as_ref())
+            .and_then(|services| services.iter().find(|(service, _)| service == name))
+            .map(|(_, colours)| {
+                colours
+                    .iter()
+                    .map(|c| (c.colour, c.judgement.verdict))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// One service's health as last judged, for pages and the API.
     pub fn service(&self, name: &str) -> Option<ServiceHealth> {
         let index = self
