@@ -376,6 +376,18 @@ async fn the_actions_work_through_the_sdk_each_audited_and_refused_without_the_r
             "{expected:?} in {backup_events:?}"
         );
     }
+    let copy_event = events
+        .iter()
+        .find(|e| e.record.action == "backups.dr_copy")
+        .unwrap();
+    let parameters: serde_json::Value =
+        serde_json::from_str(&copy_event.record.parameters).unwrap();
+    assert_eq!(parameters["region"], "us-west-2");
+    assert_eq!(parameters["created"], id.as_str());
+    assert!(parameters["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:rds:us-east-1:"));
     let view = backups(&console, "production").await;
     let states: Vec<(&str, &str)> = view
         .actions

@@ -44,7 +44,11 @@ impl CollectedBackups {
         audit.target = target.to_string();
         match result {
             Ok(id) => {
-                audit.parameters = serde_json::json!({ "created": id }).to_string();
+                // Keep what the action recorded (a copy's source and region) and add what it created.
+                let mut parameters: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&audit.parameters).unwrap_or_default();
+                parameters.insert("created".into(), id.clone().into());
+                audit.parameters = serde_json::Value::Object(parameters).to_string();
                 self.storage.append_audit(&audit).await?;
                 Ok(id)
             }
