@@ -12,6 +12,7 @@ import argparse
 import ipaddress
 import json
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -39,10 +40,10 @@ def check(cond: bool, what: str) -> None:
         failures += 1
 
 
-def client(endpoint: str, service: str, retries: dict | None = None, region: str = REGION):
+def client(endpoint: str, service: str, retries: dict | None = None, region: str = REGION, **config):
     c = boto3.client(service, endpoint_url=endpoint, region_name=region,
                      aws_access_key_id="test", aws_secret_access_key="test",
-                     config=Config(retries=retries or {"max_attempts": 1}))
+                     config=Config(retries=retries or {"max_attempts": 1}, **config))
 
     def add_account(request, **_):
         request.headers["x-moto-account-id"] = ACCOUNT
@@ -699,6 +700,312 @@ def check_faults(endpoint: str) -> None:
         error(lambda: ecs.delete_cluster(cluster=CLUSTER + "-faults"))
 
 
+def requests_counted(endpoint: str) -> dict:
+    return control(endpoint, "/signalbox-moto/requests", None, "GET")
+
+
+def check_delayed_faults(endpoint: str) -> None:
+    """by_operation in the request counter, and faults with delay_ms/phase: "after" applies the request in moto
+    and holds the answer (so a client killed meanwhile leaves it applied), "before" holds the request, and a
+    code with a delay answers the error late. On ELBv2 ModifyListener (awsQuery, form body), in this check's
+    account; the faults are count-limited and removed by id."""
+    ec2 = client(endpoint, "ec2")
+    elb = client(endpoint, "elbv2", {"total_max_attempts": 1})
+    vpc = ec2.create_vpc(CidrBlock="198.19.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"198.19.{i}.0/24", AvailabilityZone=REGION + z)["Subnet"]["SubnetId"]
+               for i, z in ((1, "a"), (2, "b"))]
+    sg = ec2.create_security_group(GroupName=f"check-delay-{RUN}", Description="check", VpcId=vpc)["GroupId"]
+    lb = elb.create_load_balancer(Name=f"check-delay-{RUN}", Subnets=subnets,
+                                  SecurityGroups=[sg])["LoadBalancers"][0]["LoadBalancerArn"]
+    blue, green = (elb.create_target_group(Name=f"check-{c}-{RUN}", Protocol="HTTP", Port=8000, VpcId=vpc,
+                                           TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+                   for c in ("blue", "green"))
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": blue}])["Listeners"][0]["ListenerArn"]
+    key = "elasticloadbalancing:ModifyListener"
+
+    def forwarded() -> str:
+        return elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]["TargetGroupArn"]
+
+    def modify(to: str, c=elb) -> tuple[float, object]:
+        t0 = time.monotonic()
+        try:
+            r = c.modify_listener(ListenerArn=listener, DefaultActions=[{"Type": "forward", "TargetGroupArn": to}])
+            out: object = r["Listeners"][0]["DefaultActions"][0]["TargetGroupArn"]
+        except botocore.exceptions.ClientError as e:
+            out = (e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"])
+        except botocore.exceptions.ReadTimeoutError:
+            out = "read timeout"
+        return time.monotonic() - t0, out
+
+    def in_background(to: str, c=elb) -> tuple[threading.Thread, dict]:
+        box: dict = {}
+        t = threading.Thread(target=lambda: box.update(result=modify(to, c)), daemon=True)
+        t.start()
+        return t, box
+
+    def wait_count(n: int, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if requests_counted(endpoint)["by_operation"].get(key, 0) >= n:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def wait_forwarded(to: str, timeout: float = 1.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if forwarded() == to:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def add(spec: dict) -> str:
+        fault = control(endpoint, "/signalbox-moto/faults", {"account_id": ACCOUNT, **spec})["fault"]
+        ids.append(fault["id"])
+        return fault["id"]
+
+    for bad, why in (({"operation": "ModifyListener"}, "no code and no delay_ms"),
+                     ({"operation": "ModifyListener", "delay_ms": 100, "phase": "during"}, "an unknown phase"),
+                     ({"operation": "ModifyListener", "code": "Throttling", "delay_ms": 100, "phase": "after"},
+                      "phase after with a code"),
+                     ({"operation": "ModifyListener", "delay_ms": -1}, "a negative delay_ms"),
+                     ({"operation": "ModifyListener", "delay_ms": 1.5}, "a fractional delay_ms"),
+                     ({"operation": "ModifyListener", "delay_ms": 100, "status": 500}, "a status without a code")):
+        status, body = control_status(endpoint, "/signalbox-moto/faults", {"account_id": ACCOUNT, **bad})
+        check(status == 400 and body.get("error"), f"faults: {why} is refused with 400 ({body.get('error')})")
+
+    ids: list[str] = []
+    try:
+        counts = requests_counted(endpoint)
+        check(set(counts) == {"total", "by_service", "by_operation"}
+              and sum(counts["by_operation"].values()) == counts["total"]
+              and all(sum(v for k, v in counts["by_operation"].items() if k.split(":", 1)[0] == svc) == n
+                      for svc, n in counts["by_service"].items()),
+              "requests: by_operation ('service:Operation') sums to total and to each by_service count")
+        n0 = counts["by_operation"].get(key, 0)
+
+        # phase "after": applied in moto, answer held.
+        fid = add({"operation": "ModifyListener", "service": "elbv2", "delay_ms": 1500, "phase": "after", "count": 1})
+        listed = [f for f in control(endpoint, "/signalbox-moto/faults", None, "GET")["faults"] if f["id"] == fid]
+        check(len(listed) == 1 and listed[0]["code"] is None and listed[0]["delay_ms"] == 1500
+              and listed[0]["phase"] == "after" and listed[0]["service"] == "elasticloadbalancing",
+              f"faults: a delay without a code is listed with delay_ms and phase ({listed})")
+        t, box = in_background(green)
+        counted = wait_count(n0 + 1)
+        applied = wait_forwarded(green)
+        held = t.is_alive()
+        t.join(10)
+        elapsed, result = box.get("result", (0.0, None))
+        check(counted and applied and held,
+              f"delay_ms 1500 phase after: ModifyListener counted in by_operation (counted {counted}) and applied in "
+              f"moto (DescribeListeners -> green: {applied}) while its answer is still held ({held})")
+        check(result == green and elapsed >= 1.5,
+              f"delay_ms 1500 phase after: the client gets moto's real answer {elapsed:.2f} s later (green: {result == green})")
+
+        # A client that gives up (like one killed) while the answer is held: the change stays applied.
+        impatient = client(endpoint, "elbv2", {"total_max_attempts": 1}, read_timeout=0.5)
+        add({"operation": "ModifyListener", "service": "elbv2", "delay_ms": 1500, "phase": "after", "count": 1})
+        elapsed, result = modify(blue, impatient)
+        check(result == "read timeout" and forwarded() == blue,
+              f"phase after, client gone after {elapsed:.2f} s ({result}): ModifyListener applied all the same")
+        time.sleep(1.2)  # the held answer is written to a closed connection: the server carries on
+        check(forwarded() == blue, "the emulator still answers after writing a held answer to a closed connection")
+
+        # phase "before": held first, then forwarded.
+        add({"operation": "ModifyListener", "delay_ms": 1000, "phase": "before", "count": 1})
+        n1 = requests_counted(endpoint)["by_operation"].get(key, 0)
+        t, box = in_background(green)
+        counted = wait_count(n1 + 1)
+        not_yet = forwarded() == blue and t.is_alive()
+        t.join(10)
+        elapsed, result = box.get("result", (0.0, None))
+        check(counted and not_yet and result == green and forwarded() == green and elapsed >= 1.0,
+              f"delay_ms 1000 phase before: counted on arrival ({counted}), not applied while held ({not_yet}), "
+              f"then forwarded: answer green after {elapsed:.2f} s")
+
+        # A code with a delay: the error, late, never reaching moto.
+        add({"operation": "ModifyListener", "code": "Throttling", "message": "Rate exceeded", "delay_ms": 800,
+             "count": 1})
+        elapsed, result = modify(blue)
+        check(result == (400, "Throttling") and elapsed >= 0.8 and forwarded() == green,
+              f"code Throttling with delay_ms 800: {result} after {elapsed:.2f} s, listener unchanged")
+        left = [f for f in control(endpoint, "/signalbox-moto/faults", None, "GET")["faults"] if f["id"] in ids]
+        n2 = requests_counted(endpoint)["by_operation"].get(key, 0)
+        check(left == [] and n2 - n0 == 4,
+              f"count 1 spent by each delayed fault; by_operation[{key!r}] rose by {n2 - n0} (4 calls, the faulted one included)")
+    finally:
+        for i in ids:
+            control(endpoint, f"/signalbox-moto/faults?id={i}", None, "DELETE")
+
+
+def check_ecs_rollouts(endpoint: str, settle: float) -> None:
+    """POST /signalbox-moto/ecs: rollouts that fail (without the circuit breaker, with it, with its rollback),
+    get stuck, or were healed before they started; scaling a failing/stuck one to 0; a new rollout after ok."""
+    ec2, ecs = client(endpoint, "ec2"), client(endpoint, "ecs")
+    cluster = f"{CLUSTER}-rollouts"
+    period = max(settle, 0.1)  # the plugin's failure cycle
+    vpc = ec2.create_vpc(CidrBlock="198.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"198.20.{i}.0/24", AvailabilityZone=REGION + z)["Subnet"]["SubnetId"]
+               for i, z in ((1, "a"), (2, "b"), (3, "c"))]
+    sg = ec2.create_security_group(GroupName=f"check-rollouts-{RUN}", Description="check", VpcId=vpc)["GroupId"]
+    ecs.create_cluster(clusterName=cluster)
+    # A family of its own, so the revisions are 1 and 2 on every run.
+    td = {"family": f"check-rollout-{RUN}", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+          "cpu": "256", "memory": "512"}
+    v1, v2 = (ecs.register_task_definition(**td, containerDefinitions=[
+        {"name": "app", "image": f"example/app:{n}", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+        for n in (1, 2))
+    net = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg]}}
+
+    def breaker(rollback: bool) -> dict:
+        return {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                "deploymentCircuitBreaker": {"enable": True, "rollback": rollback}}
+
+    names = ["fail", "breaker", "rollback", "stuck", "healed"]
+    for name in names:
+        extra = {"deploymentConfiguration": breaker(True)} if name == "rollback" else {}
+        ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=v1, desiredCount=3,
+                           launchType="FARGATE", networkConfiguration=net, **extra)
+    # The breaker through UpdateService (moto stores it), and through CreateService (the plugin keeps it).
+    ecs.update_service(cluster=cluster, service="breaker", deploymentConfiguration=breaker(False))
+
+    def svc(name: str) -> dict:
+        return ecs.describe_services(cluster=cluster, services=[name])["services"][0]
+
+    def tasks(name: str, desired: str = "RUNNING") -> list[dict]:
+        arns = ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus=desired)["taskArns"]
+        return ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+
+    def by_state(name: str) -> list[tuple[str, str]]:
+        return sorted((t["lastStatus"], t["taskDefinitionArn"].rsplit(":", 1)[1]) for t in tasks(name))
+
+    def deps(s: dict) -> list[tuple]:
+        return [(d["status"], d["rolloutState"], d["taskDefinition"].rsplit(":", 1)[1], d["runningCount"],
+                 d["pendingCount"], d["failedTasks"]) for d in s["deployments"]]
+
+    def post(body: dict) -> tuple[int, dict]:
+        return control_status(endpoint, "/signalbox-moto/ecs", {"cluster": cluster, "account_id": ACCOUNT, **body})
+
+    time.sleep(settle + 0.3)
+    cfg = svc("rollback").get("deploymentConfiguration", {})
+    check(all(svc(n)["runningCount"] == 3 for n in names)
+          and cfg.get("deploymentCircuitBreaker") == {"enable": True, "rollback": True}
+          and svc("breaker").get("deploymentConfiguration", {}).get("deploymentCircuitBreaker")
+          == {"enable": True, "rollback": False},
+          f"ECS rollouts: 5 services run 3 tasks on v1; deploymentConfiguration kept from CreateService ({cfg}) "
+          "and UpdateService")
+
+    for bad, code, why in (({"service": "fail", "rollout": "explode"}, 400, "an unknown rollout"),
+                           ({"service": "stuck", "rollout": "stuck", "reason": "x"}, 400, "a reason without fail"),
+                           ({"service": "fail", "rollout": "fail", "colour": "blue"}, 400, "an unknown field"),
+                           ({"service": "no-such-service", "rollout": "fail"}, 404, "an unknown service")):
+        status, body = post(bad)
+        check(status == code and body.get("error"), f"ecs control: {why} gets {status} ({body.get('error')})")
+    pull = "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
+    answers = [post({"service": "fail", "rollout": "fail", "region": REGION}),
+               post({"service": "breaker", "rollout": "fail", "reason": pull}),
+               post({"service": "rollback", "rollout": "fail"}),
+               post({"service": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/stuck", "rollout": "stuck"}),
+               post({"service": "healed", "rollout": "fail"}),
+               post({"service": "healed", "rollout": "ok"})]
+    check(all(st == 200 for st, _ in answers) and answers[1][1]["reason"] == pull
+          and answers[1][1]["circuit_breaker"] == {"enable": True, "rollback": False}
+          and answers[0][1]["reason"] == "Essential container in task exited"
+          and answers[3][1]["rollout"] == "stuck" and answers[5][1]["rollout"] == "ok",
+          f"ecs control: fail (default and own reason), stuck (by service ARN), ok: {[a[1].get('rollout') for a in answers]}")
+    listed = {e["service"]: e["rollout"] for e in control(endpoint, "/signalbox-moto/ecs", None, "GET")["services"]
+              if e["account_id"] == ACCOUNT and e["cluster"] == cluster}
+    check(listed == {"fail": "fail", "breaker": "fail", "rollback": "fail", "stuck": "stuck"},
+          f"GET /signalbox-moto/ecs lists the modes in force: {listed}")
+
+    before = requests_counted(endpoint)["by_operation"].get("ecs:UpdateService", 0)
+    for name in names:
+        ecs.update_service(cluster=cluster, service=name, taskDefinition=v2)
+    after = requests_counted(endpoint)["by_operation"].get("ecs:UpdateService", 0)
+    check(after - before == 5, f"requests: by_operation['ecs:UpdateService'] rose by {after - before} (5 calls, awsJson)")
+    started = {n: svc(n) for n in names}
+    stuck_pending = sorted(t["taskArn"] for t in tasks("stuck") if t["lastStatus"] == "PENDING")
+    check(all(deps(s)[0][:2] == ("PRIMARY", "IN_PROGRESS") and s["runningCount"] == 3 and s["pendingCount"] == 3
+              for s in started.values()) and len(stuck_pending) == 3,
+          "ECS rollouts to v2: all 5 IN_PROGRESS, 3 running (v1) + 3 pending (v2)")
+
+    # One failure cycle later (and before a second one, and before the rollback, one more period, has converged).
+    time.sleep(period * 1.2 + 0.1)
+    # All five read at once: with a short settle delay the rollback's window is one period.
+    snap = {x["serviceName"]: x for x in ecs.describe_services(cluster=cluster, services=names)["services"]}
+    s = snap["fail"]
+    d = deps(s)
+    failed_tasks = d[0][5]
+    gone = tasks("fail", "STOPPED")
+    check(d[0][:5] == ("PRIMARY", "IN_PROGRESS", v2.rsplit(":", 1)[1], 0, 3) and failed_tasks >= 3
+          and failed_tasks % 3 == 0 and d[1][:4] == ("ACTIVE", "COMPLETED", v1.rsplit(":", 1)[1], 3)
+          and s["runningCount"] == 3 and s["pendingCount"] == 3,
+          f"rollout fail, no breaker: {d}, service running {s['runningCount']} (the old deployment's)")
+    check(len(gone) >= 3 and {t["stopCode"] for t in gone} == {"TaskFailedToStart"}
+          and {t["stoppedReason"] for t in gone} == {"Essential container in task exited"}
+          and {t["taskDefinitionArn"] for t in gone} == {v2} and not any(t.get("startedAt") for t in gone)
+          and by_state("fail") == [("PENDING", "2")] * 3 + [("RUNNING", "1")] * 3,
+          f"rollout fail: {len(gone)} v2 tasks STOPPED (TaskFailedToStart, never started), 3 new PENDING, "
+          "3 RUNNING on v1")
+    s = snap["breaker"]
+    d = deps(s)
+    check(d[0][:6] == ("PRIMARY", "FAILED", "2", 0, 0, 3)
+          and s["deployments"][0]["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+          and d[1][:4] == ("ACTIVE", "COMPLETED", "1", 3) and s["runningCount"] == 3 and s["pendingCount"] == 0
+          and by_state("breaker") == [("RUNNING", "1")] * 3
+          and {t["stoppedReason"] for t in tasks("breaker", "STOPPED")} == {pull}
+          and "deployment failed: tasks failed to start." in s["events"][0]["message"],
+          f"rollout fail + circuit breaker (3 = max(3, ceil(3/2)) failures): {d}, "
+          f"'{s['deployments'][0]['rolloutStateReason']}', event '{s['events'][0]['message']}'")
+    s = snap["rollback"]
+    d = deps(s)
+    check(d[0][:3] == ("PRIMARY", "IN_PROGRESS", "1") and ("ACTIVE", "FAILED", "2", 0, 0, 3) in d
+          and s["taskDefinition"] == v1 and s["runningCount"] == 3
+          and any("rolling back to deployment" in e["message"] for e in s["events"][:2]),
+          f"rollout fail + breaker with rollback: a new PRIMARY on v1, the failed one ACTIVE: {d}")
+    s = snap["stuck"]
+    pending_now = sorted(t["taskArn"] for t in tasks("stuck") if t["lastStatus"] == "PENDING")
+    check(deps(s)[0][:6] == ("PRIMARY", "IN_PROGRESS", "2", 0, 3, 0) and s["runningCount"] == 3
+          and pending_now == stuck_pending and tasks("stuck", "STOPPED") == [],
+          f"rollout stuck: {deps(s)}, the same 3 tasks PENDING")
+    s = svc("healed")
+    check(deps(s) == [("PRIMARY", "COMPLETED", "2", 3, 0, 0)] and by_state("healed") == [("RUNNING", "2")] * 3,
+          f"rollout after fail then ok converges: {deps(s)}")
+    ecs.update_service(cluster=cluster, service="breaker", desiredCount=0)
+
+    time.sleep(period * 1.2 + 0.3)
+    # Two cycles or more.
+    d = deps(svc("fail"))
+    check(d[0][:2] == ("PRIMARY", "IN_PROGRESS") and d[0][5] > failed_tasks and svc("fail")["runningCount"] == 3,
+          f"rollout fail without breaker: failedTasks {failed_tasks} -> {d[0][5]}, still IN_PROGRESS")
+    s = svc("rollback")
+    check(deps(s) == [("PRIMARY", "COMPLETED", "1", 3, 0, 0)] and by_state("rollback") == [("RUNNING", "1")] * 3,
+          f"circuit-breaker rollback converged on v1: {deps(s)}")
+    s = svc("breaker")
+    check(deps(s) == [("PRIMARY", "FAILED", "2", 0, 0, 3)] and s["runningCount"] == 0 and tasks("breaker") == [],
+          f"a FAILED deployment scaled to 0: {deps(s)}, no tasks left")
+    s = svc("stuck")
+    check(deps(s)[0][:2] == ("PRIMARY", "IN_PROGRESS") and s["runningCount"] == 3 and s["pendingCount"] == 3,
+          f"rollout stuck, still: {deps(s)}")
+
+    # ok, then a new rollout converges; a stuck one scaled to 0 completes.
+    st, body = post({"service": "fail", "rollout": "ok"})
+    check(st == 200 and body["rollout"] == "ok" and body["current_rollout"] == "fail",
+          f"ecs control ok: later rollouts only (current rollout still {body.get('current_rollout')})")
+    ecs.update_service(cluster=cluster, service="fail", taskDefinition=v1)
+    ecs.update_service(cluster=cluster, service="stuck", desiredCount=0)
+    time.sleep(settle + 0.3)
+    s = svc("fail")
+    check(deps(s) == [("PRIMARY", "COMPLETED", "1", 3, 0, 0)] and by_state("fail") == [("RUNNING", "1")] * 3,
+          f"after ok, a new rollout to v1 converges: {deps(s)}")
+    s = svc("stuck")
+    check(deps(s) == [("PRIMARY", "COMPLETED", "2", 0, 0, 0)] and tasks("stuck") == [],
+          f"a stuck rollout scaled to 0 completes: {deps(s)}")
+    for name in names:
+        post({"service": name, "rollout": "ok"})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--endpoint", default="http://127.0.0.1:4566")
@@ -710,6 +1017,8 @@ def main() -> None:
     check_history(args.endpoint, settings)
     check_ecs_elbv2(args.endpoint, settle)
     check_faults(args.endpoint)
+    check_delayed_faults(args.endpoint)
+    check_ecs_rollouts(args.endpoint, settle)
     check_backups(args.endpoint, float(settings.get("backup_settle_secs", 0)))
     print(f"{'all checks passed' if not failures else f'{failures} check(s) failed'}")
     sys.exit(1 if failures else 0)

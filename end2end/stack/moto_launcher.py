@@ -5,8 +5,10 @@ the server's own interpreter before the first request, and its control routes
 (/signalbox-moto/...) need to sit in front of moto's WSGI app. Everything else is moto's own
 server: same dispatcher, same request handler, same /moto-api endpoints.
 
-The launcher itself also serves the per-service request counter (/signalbox-moto/requests) and
-fault injection per AWS operation (/signalbox-moto/faults, see `Faults`).
+The launcher itself also serves the request counter per service and per operation
+(/signalbox-moto/requests) and fault injection per AWS operation (/signalbox-moto/faults, see `Faults`):
+an AWS error instead of moto's answer, and/or a delay before the request reaches moto or after moto
+has answered (a request applied whose answer is held back).
 
     python moto_launcher.py [--port 4566] [--host 127.0.0.1] [--verbose] [--exit-with-parent]
 """
@@ -21,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import uuid
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
@@ -45,13 +48,18 @@ def _exit_with_parent() -> None:
 # --- Fault injection -------------------------------------------------------------------------------
 #
 # A fault makes the requests for one AWS operation answer an AWS-shaped error instead of reaching
-# moto, in the wire protocol the request used, so the SDK classifies it like a real one. The operation
+# moto, in the wire protocol the request used, so the SDK classifies it like a real one; and/or holds
+# them `delay_ms`, before they reach moto (phase "before") or, without a code, after moto has answered
+# (phase "after": the request is applied, its answer held back). The operation
 # is read from, in order: the `Action` query parameter (awsQuery GET), `X-Amz-Target` (awsJson 1.0/1.1:
 # "AmazonEC2ContainerServiceV20141113.ListTasks", "GraniteServiceVersion20100801.DescribeAlarms"), the
 # Smithy RPC v2 path (/service/GraniteServiceVersion20100801/operation/DescribeAlarms), and the `Action`
 # of a form-encoded body (awsQuery POST: CloudWatch through aws-sdk-cloudwatch 1.99, ELBv2, EC2, ...).
 
-FAULT_FIELDS = {"operation", "code", "status", "message", "count", "service", "account_id", "region"}
+FAULT_FIELDS = {"operation", "code", "status", "message", "count", "service", "account_id", "region",
+                "delay_ms", "phase"}
+FAULT_PHASES = ("before", "after")
+MAX_DELAY_MS = 600_000  # a held request keeps a server thread: 10 minutes at most
 # Friendly names for the SigV4 credential-scope service a fault may be restricted to.
 SERVICE_ALIASES = {"cloudwatch": "monitoring", "elbv2": "elasticloadbalancing",
                    "elasticloadbalancingv2": "elasticloadbalancing", "cloudwatchlogs": "logs"}
@@ -135,9 +143,28 @@ class Faults:
         unknown = sorted(set(spec) - FAULT_FIELDS)
         if unknown:
             return 400, {"error": f"unknown field(s) {', '.join(unknown)}; allowed: {allowed}"}
-        for field in ("operation", "code"):
-            if not isinstance(spec.get(field), str) or not spec[field].strip():
-                return 400, {"error": f"'{field}' must be a non-empty string (fields: {allowed})"}
+        if not isinstance(spec.get("operation"), str) or not spec["operation"].strip():
+            return 400, {"error": f"'operation' must be a non-empty string (fields: {allowed})"}
+        delay = spec.get("delay_ms")
+        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int)
+                                  or not 0 <= delay <= MAX_DELAY_MS):
+            return 400, {"error": f"'delay_ms' must be null or an integer number of milliseconds, 0..{MAX_DELAY_MS}"}
+        code = spec.get("code")
+        if code is None and delay is None:
+            return 400, {"error": "'code' is required unless 'delay_ms' is given (a delay alone lets the request "
+                                  f"through to moto; fields: {allowed})"}
+        if code is not None and (not isinstance(code, str) or not code.strip()):
+            return 400, {"error": f"'code' must be a non-empty string, or absent with 'delay_ms' (fields: {allowed})"}
+        phase = spec.get("phase", "before")
+        if phase not in FAULT_PHASES:
+            return 400, {"error": "'phase' must be \"before\" (hold the request, then forward it or answer the "
+                                  "error) or \"after\" (forward it, then hold moto's answer)"}
+        if code is not None and phase == "after":
+            return 400, {"error": "'phase' \"after\" takes no 'code': a fault with a code is answered instead of "
+                                  "reaching moto, so there is no \"after\" (drop 'code' to hold moto's real answer)"}
+        if code is None and ("status" in spec or "message" in spec):
+            return 400, {"error": "'status' and 'message' describe the error of a 'code': without one the request "
+                                  "reaches moto and gets moto's answer"}
         status = spec.get("status", 400)
         if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
             return 400, {"error": "'status' must be an HTTP error status, 400..599"}
@@ -160,7 +187,9 @@ class Faults:
         if region is not None and (not isinstance(region, str) or not region.strip()):
             return 400, {"error": "'region' must be a non-empty string, e.g. us-west-2 (the request's signing region)"}
         fault = {"id": uuid.uuid4().hex[:8], "operation": spec["operation"].strip(), "service": service,
-                 "region": region and region.strip(), "account_id": account and account.strip(), "code": spec["code"].strip(), "status": status, "message": message,
+                 "region": region and region.strip(), "account_id": account and account.strip(),
+                 "code": code and code.strip(), "status": status if code else None,
+                 "message": message if code else None, "delay_ms": delay, "phase": phase,
                  "remaining": count, "hits": 0}
         with self._lock:
             key = ("operation", "service", "region", "account_id")
@@ -168,9 +197,9 @@ class Faults:
             self._faults.append(fault)
             return 200, {"fault": dict(fault), "faults": [dict(f) for f in self._faults]}
 
-    def take(self, environ: dict, service: str) -> dict | None:
+    def take(self, environ: dict, service: str, operation: str | None = None) -> dict | None:
         """The fault this request trips, if any; spends one of its `count`."""
-        operation = request_operation(environ)
+        operation = operation or request_operation(environ)
         if not operation:
             return None
         account = request_account(environ)
@@ -270,17 +299,45 @@ def main(argv: list[str] | None = None) -> None:
     moto_plugin.apply()
 
     moto_app = DomainDispatcherApplication(create_backend_app)
-    # AWS requests served, per service (from the SigV4 credential scope): tests read them to show that the
-    # console's AWS traffic does not grow with its viewers. GET /signalbox-moto/requests, POST …/requests/reset.
+    # AWS requests served, per service (from the SigV4 credential scope) and per "service:Operation": tests read
+    # them to show that the console's AWS traffic does not grow with its viewers, and which calls it made.
+    # Counted when a request arrives, before a fault holds it or moto answers it.
+    # GET /signalbox-moto/requests, POST …/requests/reset.
     counts: dict[str, int] = {}
+    op_counts: dict[str, int] = {}
     counts_lock = threading.Lock()
 
     # Injected AWS errors per operation: POST /signalbox-moto/faults, GET to list, DELETE (or POST …/clear) to clear.
     faults = Faults()
 
-    def count(service: str) -> None:
+    def count(service: str, operation: str | None) -> None:
+        # "?" for a request whose operation is not in the request line/headers/form (REST protocols):
+        # by_operation then still sums to total.
+        key = f"{service}:{operation or '?'}"
         with counts_lock:
             counts[service] = counts.get(service, 0) + 1
+            op_counts[key] = op_counts.get(key, 0) + 1
+
+    def forward_then_hold(environ: dict, start_response: Callable, seconds: float) -> Iterable[bytes]:
+        """moto handles the request (it is applied) and answers; the answer is sent `seconds` later."""
+        captured: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"], captured["headers"] = status, headers
+            return chunks.append
+
+        body = moto_app(environ, capture)
+        try:
+            for chunk in body:
+                chunks.append(chunk)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        time.sleep(seconds)
+        # If the client went away meanwhile, werkzeug notices on the write and drops the connection quietly.
+        start_response(captured["status"], captured["headers"])
+        return [b"".join(chunks)]
 
     def json_response(status: int, body: Any) -> Response:
         return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
@@ -308,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
             with counts_lock:
                 if path.endswith("/reset"):
                     counts.clear()
-                body = {"total": sum(counts.values()), "by_service": dict(counts)}
+                    op_counts.clear()
+                body = {"total": sum(counts.values()), "by_service": dict(counts), "by_operation": dict(op_counts)}
             return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
         if path == "/signalbox-moto/faults" or path.startswith("/signalbox-moto/faults/"):
             return faults_route(Request(environ), path)(environ, start_response)
@@ -320,11 +378,20 @@ def main(argv: list[str] | None = None) -> None:
             return resp(environ, start_response)
         if not path.startswith("/moto-api"):
             service = credential_service(environ)
-            count(service)  # a faulted request is still a request the console made
-            fault = faults.take(environ, service) if faults else None
+            operation = request_operation(environ)
+            # Counted first: a faulted request is still a request the console made, and a held one has arrived
+            # (a test polls by_operation to know that a call reached the emulator before its answer).
+            count(service, operation)
+            fault = faults.take(environ, service, operation) if faults else None
             if fault:
-                status, headers, body = fault_response(environ, fault, service)
-                return Response(body, status=status, headers=headers)(environ, start_response)
+                delay = (fault["delay_ms"] or 0) / 1000.0
+                if fault["code"] is None and fault["phase"] == "after":
+                    return forward_then_hold(environ, start_response, delay)
+                if delay:
+                    time.sleep(delay)
+                if fault["code"] is not None:
+                    status, headers, body = fault_response(environ, fault, service)
+                    return Response(body, status=status, headers=headers)(environ, start_response)
         return moto_app(environ, start_response)
 
     if not args.verbose:

@@ -26,6 +26,9 @@ Patches (each documented in README.md, section "What moto 5.2.5 lacks, and what 
    "has reached a steady state" service event. The service has task objects matching its counts
    (ListTasks/DescribeTasks), spread round-robin over its subnets' zones, and target groups attached
    through `loadBalancers` hold exactly the running tasks' addresses as ip targets, as ECS registers them.
+   `POST /signalbox-moto/ecs` makes a service's later rollouts fail (tasks that never start, failedTasks,
+   the deployment circuit breaker: FAILED, or a rollback) or get stuck (see set_ecs_rollout); CreateService
+   keeps its deploymentConfiguration (moto drops it), which is where the circuit breaker is read.
 
 3. ELBv2 target health. moto reports every registered target healthy. We keep per-target-group
    overrides set through `POST /signalbox-moto/target-health` (see handle_control) so tests and the
@@ -69,7 +72,7 @@ from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.elbv2 import models as elbv2_models
 
-PLUGIN_VERSION = "3"
+PLUGIN_VERSION = "4"
 _lock = threading.RLock()
 
 
@@ -492,8 +495,12 @@ def _event(service: Any, message: str) -> None:
     del service.events[100:]  # ECS keeps the latest 100
 
 
-def _begin_rollout(service: Any, running_before: int, new_deployment: bool) -> None:
-    """Record what the service is converging to. Everything else is derived when it is read."""
+def _begin_rollout(service: Any, running_before: int, new_deployment: bool,
+                   mode: dict | None = None) -> None:
+    """Record what the service is converging to. Everything else is derived when it is read.
+    mode: {"rollout": "fail"|"stuck", "reason": ...} for a new deployment that must not converge
+    (POST /signalbox-moto/ecs); a scale-only update carries on the mode of a rollout in progress."""
+    prev = getattr(service, "_sb_rollout", None)
     now = utcnow()
     if new_deployment or not service.deployments:
         for d in service.deployments:
@@ -511,6 +518,14 @@ def _begin_rollout(service: Any, running_before: int, new_deployment: bool) -> N
         "new_deployment": new_deployment,
         "done": False,
     }
+    if mode is not None:
+        service._sb_rollout.update(mode=mode["rollout"], reason=mode.get("reason") or FAILED_TASK_REASON,
+                                   cycle_start=time.monotonic(), cycles=0, halted=False)
+    elif not new_deployment and prev is not None and not prev["done"] and prev.get("mode"):
+        # A scale (e.g. to 0) while a deployment fails or is stuck: the old deployment's tasks are still
+        # the running ones, and the PRIMARY keeps failing (or not starting) at the new desired count.
+        service._sb_rollout.update({k: prev[k] for k in ("from", "mode", "reason", "cycle_start", "cycles",
+                                                         "halted")})
     _settle(service)
 
 
@@ -521,6 +536,12 @@ def _settle(service: Any) -> None:
         return
     with _lock:
         if ro["done"]:
+            return
+        if ro.get("mode"):
+            _settle_abnormal(service, ro)
+            _recount(service._backend, service.cluster_name)
+            _sync_tasks(service)
+            _sync_targets(service)
             return
         backend = service._backend
         desired = service.desired_count
@@ -546,7 +567,8 @@ def _settle(service: Any) -> None:
                 if primary is not None:
                     primary.update(runningCount=0, pendingCount=desired)
                 for d in service.deployments[1:]:
-                    d["runningCount"] = ro["from"]
+                    if d.get("rolloutState") != "FAILED":  # a circuit-breaker rollback's failed deployment: 0
+                        d["runningCount"] = ro["from"]
             else:
                 # Scaling only: scale-ups keep the running tasks and add pending ones;
                 # scale-downs keep serving until the tasks have drained.
@@ -558,6 +580,118 @@ def _settle(service: Any) -> None:
         _recount(backend, service.cluster_name)
         _sync_tasks(service)
         _sync_targets(service)
+
+
+# Rollouts that do not converge (POST /signalbox-moto/ecs): "fail" and "stuck". The service's mode is
+# picked up by the next rollout that creates a deployment (UpdateService with a new task definition, or
+# forceNewDeployment) and stays with that rollout (ro["mode"]) until another deployment replaces it or
+# the service is scaled to 0. Throughout, the old deployment's tasks keep running (runningCount is
+# theirs) and the new PRIMARY's never run:
+# - stuck: its tasks stay PENDING, the deployment IN_PROGRESS, for ever;
+# - fail: every settle period its PENDING tasks stop (stopCode TaskFailedToStart, the mode's reason) and
+#   new ones are launched, failedTasks rising by the desired count; with the deployment circuit breaker
+#   enabled (deploymentConfiguration.deploymentCircuitBreaker.enable) the deployment turns FAILED once
+#   failedTasks reaches ceil(0.5 x desired) clamped to [3, 200], after which ECS launches no more of its
+#   tasks, or, with rollback, a new PRIMARY on the previous deployment's task definition rolls out
+#   normally.
+
+FAILED_TASK_REASON = "Essential container in task exited"
+BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+MIN_FAIL_PERIOD_SECS = 0.1  # the failure cycle when ecs_settle_secs is 0
+ROLLOUT_MODES = ("fail", "stuck", "ok")
+
+
+def _breaker(service: Any) -> tuple[bool, bool]:
+    """(enable, rollback) of the service's deployment circuit breaker."""
+    cfg = getattr(service, "deployment_configuration", None)
+    cb = cfg.get("deploymentCircuitBreaker") if isinstance(cfg, dict) else None
+    if not isinstance(cb, dict):
+        return False, False
+    return bool(cb.get("enable")), bool(cb.get("rollback"))
+
+
+def breaker_threshold(desired: int) -> int:
+    """ECS's failed-task threshold: half the desired count, rounded up, at least 3 and at most 200."""
+    return min(max(math.ceil(0.5 * desired), 3), 200)
+
+
+def _fail_task(task: dict, now: datetime, reason: str) -> None:
+    _stop_task(task, now, reason)
+    task["stopCode"] = "TaskFailedToStart"
+
+
+def _settle_abnormal(service: Any, ro: dict) -> None:
+    """The counts and deployments of a rollout in mode "fail" or "stuck" (see above); tasks and targets
+    follow in _sync_tasks/_sync_targets, as for any rollout."""
+    now = utcnow()
+    primary = service.deployments[0] if service.deployments else None
+    if primary is None:
+        ro["done"] = True
+        return
+    old = service.deployments[1:]
+    desired = service.desired_count
+    if desired == 0:
+        # Scaled to 0: nothing left to fail; the PRIMARY's pending tasks stop at once, the old deployment's
+        # drain after the settle delay, and then the service is steady (a FAILED deployment stays FAILED).
+        if time.monotonic() - ro["started"] >= SETTINGS["ecs_settle_secs"]:
+            service.running_count, service.pending_count = 0, 0
+            if primary["rolloutState"] == "IN_PROGRESS":
+                primary.update(rolloutState="COMPLETED",
+                               rolloutStateReason=f"ECS deployment {primary['id']} completed.")
+            primary.update(runningCount=0, pendingCount=0, updatedAt=now)
+            service.deployments[1:] = []
+            ro["done"] = True
+            _event(service, "has reached a steady state.")
+        else:
+            service.running_count, service.pending_count = ro["from"], 0
+            primary.update(runningCount=0, pendingCount=0)
+            _old_running(old, ro["from"])
+        return
+    if ro["mode"] == "fail" and not ro["halted"]:
+        period = max(SETTINGS["ecs_settle_secs"], MIN_FAIL_PERIOD_SECS)
+        cycles = int((time.monotonic() - ro["cycle_start"]) // period)
+        if cycles > ro["cycles"]:
+            # The PRIMARY's pending tasks failed to start; _sync_tasks launches their replacements.
+            for t in _service_tasks(service, "PENDING"):
+                if t["startedBy"] == primary["id"] and t["desiredStatus"] == "RUNNING":
+                    _fail_task(t, now, ro["reason"])
+            _prune_stopped(service._backend, now)
+            enable, rollback = _breaker(service)
+            failed = False
+            for _ in range(cycles - ro["cycles"]):
+                primary["failedTasks"] = primary.get("failedTasks", 0) + desired
+                if enable and primary["failedTasks"] >= breaker_threshold(desired):
+                    failed = True
+                    break
+            ro["cycles"] = cycles
+            primary["updatedAt"] = now
+            if failed:
+                primary.update(rolloutState="FAILED", rolloutStateReason=BREAKER_REASON,
+                               runningCount=0, pendingCount=0)
+                _event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
+                target = next((d for d in old if d.get("rolloutState") != "FAILED"), None)
+                if rollback and target is not None:
+                    # A new PRIMARY on the last good deployment's task definition, converging normally
+                    # (the service's mode is not applied to it: the previous revision works).
+                    service.task_definition = target["taskDefinition"]
+                    _event(service, f"rolling back to deployment {target['id']}.")
+                    _begin_rollout(service, running_before=ro["from"], new_deployment=True)
+                    service.deployments[0]["rolloutStateReason"] = (
+                        f"ECS deployment circuit breaker: rolling back to deploymentId {target['id']}.")
+                    return
+                ro["halted"] = True  # without rollback ECS launches no more tasks for it
+    # stuck, failing, or FAILED: the old deployment keeps serving; the PRIMARY runs nothing.
+    service.running_count = ro["from"]
+    service.pending_count = 0 if ro["halted"] else desired
+    primary.update(runningCount=0, pendingCount=service.pending_count)
+    _old_running(old, ro["from"])
+
+
+def _old_running(old: list[dict], n: int) -> None:
+    """The old deployments serve the running tasks; a FAILED one (an earlier failed rollout) runs none."""
+    for d in old:
+        if d.get("rolloutState") != "FAILED":
+            d["runningCount"] = n
 
 
 def _recount(backend: Any, cluster_name: str) -> None:
@@ -926,8 +1060,97 @@ def update_service(self: Any, service_properties: dict) -> Any:
         # rollout derive the rest (cluster counts are recounted from the services).
         service.running_count, service.pending_count = running_before, pending_before
         new_dep = force or (service.task_definition != td_before)
-        _begin_rollout(service, running_before=running_before, new_deployment=new_dep)
+        mode = getattr(service, "_sb_rollout_mode", None) if new_dep else None
+        _begin_rollout(service, running_before=running_before, new_deployment=new_dep, mode=mode)
     return service
+
+
+_orig_create_service_response = ecs_responses.EC2ContainerServiceResponse.create_service
+
+
+def create_service_response(self: Any) -> Any:
+    """CreateService keeping `deploymentConfiguration` (moto 5.2.5 drops it; UpdateService stores it), so
+    a service created with the circuit breaker has it, in DescribeServices and for failing rollouts."""
+    result = _orig_create_service_response(self)
+    cfg = self._get_param("deploymentConfiguration")
+    if cfg:
+        service = self.ecs_backend._get_service(self._get_param("cluster", "default"),
+                                                self._get_param("serviceName"))
+        service.deployment_configuration = cfg
+    return result
+
+
+ECS_CONTROL_FIELDS = {"cluster", "service", "rollout", "reason", "region", "account_id"}
+
+
+def _find_services(body: dict) -> list[Any]:
+    cluster = str(body["cluster"]).split("/")[-1]
+    name = str(body["service"]).split("/")[-1]
+    found = []
+    for backend in _backends(ecs_models.ecs_backends, body):
+        s = backend.services.get(f"{cluster}:{name}")
+        if s is not None and s.status == "ACTIVE":
+            found.append(s)
+    return found
+
+
+def set_ecs_rollout(body: Any) -> dict:
+    """POST /signalbox-moto/ecs {"cluster", "service", "rollout": "fail"|"stuck"|"ok", "reason"?,
+    "region"?, "account_id"?}: how the service's later rollouts (new deployments) behave."""
+    allowed = ", ".join(sorted(ECS_CONTROL_FIELDS))
+    if not isinstance(body, dict):
+        raise ValueError(f"expected a JSON object with the fields {allowed}")
+    unknown = sorted(set(body) - ECS_CONTROL_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}; allowed: {allowed}")
+    for field in ("cluster", "service"):
+        if not isinstance(body.get(field), str) or not body[field].strip():
+            raise ValueError(f"'{field}' must be a non-empty string (a name or an ARN)")
+    rollout = body.get("rollout")
+    if rollout not in ROLLOUT_MODES:
+        raise ValueError(f"'rollout' must be one of {', '.join(ROLLOUT_MODES)}")
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+        raise ValueError("'reason' must be a non-empty string (the failed tasks' stoppedReason)")
+    if reason is not None and rollout != "fail":
+        raise ValueError("'reason' is the stoppedReason of failed tasks: only with rollout \"fail\"")
+    for field in ("region", "account_id"):
+        if body.get(field) is not None and not isinstance(body[field], str):
+            raise ValueError(f"'{field}' must be a string")
+    with _lock:
+        service = _one(_find_services(body), "ECS service", f"{body['cluster']}/{body['service']}")
+        if rollout == "ok":
+            service.__dict__.pop("_sb_rollout_mode", None)
+        else:
+            service._sb_rollout_mode = {"rollout": rollout}
+            if rollout == "fail":
+                service._sb_rollout_mode["reason"] = reason or FAILED_TASK_REASON
+        return _rollout_mode_public(service)
+
+
+def _rollout_mode_public(service: Any) -> dict:
+    mode = getattr(service, "_sb_rollout_mode", None) or {"rollout": "ok"}
+    ro = getattr(service, "_sb_rollout", None) or {}
+    out = {"account_id": service._account_id, "region": service.region_name, "cluster": service.cluster_name,
+           "service": service.name, "service_arn": service.arn, **mode,
+           # the rollout in progress, which keeps the mode it started with
+           "current_rollout": (ro.get("mode") or "ok") if ro and not ro["done"] else None}
+    enable, rollback = _breaker(service)
+    out["circuit_breaker"] = {"enable": enable, "rollback": rollback}
+    return out
+
+
+def ecs_rollout_modes() -> dict:
+    """GET /signalbox-moto/ecs: the services whose rollouts do not converge (set, or still in progress)."""
+    out = []
+    with _lock:
+        for regions in list(ecs_models.ecs_backends.values()):
+            for backend in list(regions.values()):
+                for service in list(backend.services.values()):
+                    ro = getattr(service, "_sb_rollout", None) or {}
+                    if service.status == "ACTIVE" and getattr(service, "_sb_rollout_mode", None) or (ro.get("mode") and not ro["done"]):
+                        out.append(_rollout_mode_public(service))
+    return {"services": out}
 
 
 def describe_services(self: Any, cluster_str: str, names: list[str]) -> Any:
@@ -1621,6 +1844,10 @@ def handle_control(method: str, path: str, body: bytes) -> tuple[int, dict]:
             return 200, backup_overrides()
         if path == "/signalbox-moto/target-health" and method == "POST":
             return 200, set_target_health(data)
+        if path == "/signalbox-moto/ecs" and method == "POST":
+            return 200, set_ecs_rollout(data)
+        if path == "/signalbox-moto/ecs" and method == "GET":
+            return 200, ecs_rollout_modes()
         if path == "/signalbox-moto/metrics/compact" and method == "POST":
             # Run the retention/rollup pass now (it otherwise runs at most once a minute, on a put).
             out = {}
@@ -1670,6 +1897,7 @@ def apply(background: bool = True) -> None:
     ecs_models.EC2ContainerServiceBackend.update_service = update_service
     ecs_models.EC2ContainerServiceBackend.describe_services = describe_services
     ecs_models.EC2ContainerServiceBackend.delete_service = delete_service
+    ecs_responses.EC2ContainerServiceResponse.create_service = create_service_response
     ecs_responses.EC2ContainerServiceResponse.list_tasks = list_tasks_response
     ecs_responses.EC2ContainerServiceResponse.describe_tasks = describe_tasks_response
     elbv2_models.FakeTargetGroup.health_for = health_for
