@@ -64,6 +64,8 @@ pub enum Permission {
     ManageTokens,
     /// Take snapshots, copy them to the DR region, record restore drills.
     OperateBackups,
+    /// Deploy during a freeze window, with a reason that is recorded and announced.
+    BreakGlass,
 }
 
 impl Permission {
@@ -79,6 +81,7 @@ impl Permission {
             Permission::VerifyAudit => "verify the audit trail",
             Permission::ManageTokens => "manage API tokens",
             Permission::OperateBackups => "operate backups",
+            Permission::BreakGlass => "break a deploy freeze",
         }
     }
 }
@@ -101,6 +104,7 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     (P::VerifyAudit, &[Auditor, Admin]),
     (P::ManageTokens, &[Admin]),
     (P::OperateBackups, &[Deployer, Approver, Admin]),
+    (P::BreakGlass, &[Admin]),
 ];
 
 pub fn role_may(role: Role, permission: Permission) -> bool {
@@ -120,6 +124,8 @@ pub enum Scope {
     ReleasesWrite,
     #[serde(rename = "deployments:request")]
     DeploymentsRequest,
+    #[serde(rename = "deployments:approve")]
+    DeploymentsApprove,
 }
 
 /// The scope table, beside the permission table.
@@ -128,14 +134,16 @@ pub const SCOPES: &[(Scope, &[Permission])] = &[
     (Scope::AuditRead, &[P::ViewAudit]),
     (Scope::ReleasesWrite, &[P::RegisterRelease]),
     (Scope::DeploymentsRequest, &[P::RequestDeploy]),
+    (Scope::DeploymentsApprove, &[P::ApproveDeploy]),
 ];
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::Read,
         Scope::AuditRead,
         Scope::ReleasesWrite,
         Scope::DeploymentsRequest,
+        Scope::DeploymentsApprove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +152,7 @@ impl Scope {
             Scope::AuditRead => "audit:read",
             Scope::ReleasesWrite => "releases:write",
             Scope::DeploymentsRequest => "deployments:request",
+            Scope::DeploymentsApprove => "deployments:approve",
         }
     }
 
@@ -191,6 +200,9 @@ pub struct Principal {
     pub roles: Vec<Role>,
     /// For tokens only.
     pub scopes: Vec<Scope>,
+    /// For tokens: the subject of the person who created it, who acts through it.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl Principal {
@@ -199,6 +211,14 @@ impl Principal {
             PrincipalKind::User => self.roles.iter().any(|role| role_may(*role, permission)),
             PrincipalKind::Token => self.scopes.iter().any(|scope| scope.grants(permission)),
         }
+    }
+
+    /// Everyone this caller acts as: itself and, for a token, the person who created it. A requester may not
+    /// approve their own deploy through any of these.
+    pub fn identities(&self) -> Vec<&str> {
+        std::iter::once(self.subject.as_str())
+            .chain(self.owner.as_deref())
+            .collect()
     }
 
     /// Roles (users) or scopes (tokens), as the audit trail records them.
@@ -361,6 +381,7 @@ mod tests {
             kind: PrincipalKind::Token,
             roles: vec![Role::Admin],
             scopes: vec![Scope::Read],
+            owner: Some("ada".into()),
         };
         assert!(token.may(Permission::ViewConsole));
         assert!(

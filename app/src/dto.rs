@@ -7,11 +7,13 @@ mod backups;
 mod fleet;
 mod health;
 mod identity;
+mod releases;
 mod slo;
 pub use backups::*;
 pub use fleet::*;
 pub use health::*;
 pub use identity::*;
+pub use releases::*;
 pub use slo::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -27,6 +29,12 @@ impl Colour {
             Colour::Blue => "blue",
             Colour::Green => "green",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Colour> {
+        [Colour::Blue, Colour::Green]
+            .into_iter()
+            .find(|c| c.as_str() == text)
     }
 
     pub fn other(self) -> Colour {

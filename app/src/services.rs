@@ -4,7 +4,9 @@
 use crate::auth::{Principal, Scope};
 use crate::dto::{
     ApiTokenView, AuditFilter, AuditPage, AuditRecord, BackupAction, BackupsView, ChainReport,
-    CreatedToken, DrillView, EnvironmentOverview, NewDrill, Overview, ServiceHealth,
+    CreatedToken, DeploymentAction, DeploymentDetail, DeploymentFilter, DeploymentPage, DrillView,
+    EnvironmentOverview, NewDrill, NewRelease, Overview, PlanView, ReleasePage, ReleaseView,
+    ServiceHealth,
 };
 use crate::error::AppError;
 use std::sync::Arc;
@@ -96,6 +98,57 @@ pub trait BackupService: Send + Sync + 'static {
     ) -> Result<DrillView, AppError>;
 }
 
+/// Releases and deployments: the release engine as pages and the API use it. Every change is written with its
+/// audit event in one transaction; refusals (a requester approving their own deploy, an expired approval, a
+/// frozen environment) are audited as denied.
+#[async_trait::async_trait]
+pub trait ReleaseService: Send + Sync + 'static {
+    /// Stores a release; registering the same service and version again answers the stored one (`false`), or
+    /// `Conflict` when anything differs.
+    async fn register(
+        &self,
+        release: NewRelease,
+        by: &Principal,
+        audit: AuditRecord,
+    ) -> Result<(ReleaseView, bool), AppError>;
+    async fn releases(
+        &self,
+        service: Option<String>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<ReleasePage, AppError>;
+    async fn release(&self, id: &str) -> Result<ReleaseView, AppError>;
+    /// What deploying `release` to `environment` would do, read from AWS now.
+    async fn plan(&self, release_id: &str, environment: &str) -> Result<PlanView, AppError>;
+    /// Freezes the plan and stores the request; `break_glass` is the reason for deploying in a freeze window.
+    async fn request(
+        &self,
+        release_id: &str,
+        environment: &str,
+        break_glass: Option<String>,
+        by: &Principal,
+        audit: AuditRecord,
+    ) -> Result<DeploymentDetail, AppError>;
+    async fn deployment(&self, id: &str) -> Result<DeploymentDetail, AppError>;
+    /// Newest first, `seq < before`.
+    async fn deployments(
+        &self,
+        filter: &DeploymentFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<DeploymentPage, AppError>;
+    /// `reason` is required to reject; `confirm` must be the service name where the environment asks for it.
+    async fn act(
+        &self,
+        id: &str,
+        action: DeploymentAction,
+        reason: String,
+        confirm: String,
+        by: &Principal,
+        audit: AuditRecord,
+    ) -> Result<DeploymentDetail, AppError>;
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub overview: Arc<dyn OverviewService>,
@@ -103,6 +156,7 @@ pub struct Services {
     pub tokens: Arc<dyn TokenService>,
     pub health: Arc<dyn HealthService>,
     pub backups: Arc<dyn BackupService>,
+    pub releases: Arc<dyn ReleaseService>,
 }
 
 /// The services for this request; their absence is a wiring bug, reported as an internal error.

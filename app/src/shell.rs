@@ -3,8 +3,9 @@
 use crate::api::identity::whoami;
 use crate::components::user_menu::{MainNav, Me, UserMenu};
 use crate::pages::{
-    audit::AuditPage, backups::BackupsPage, environment::EnvironmentPage, not_found::NotFound,
-    overview::OverviewPage, service::ServicePage, tokens::TokensPage,
+    audit::AuditPage, backups::BackupsPage, deploy::DeployPage, deployments::DeploymentPage,
+    deployments::DeploymentsPage, environment::EnvironmentPage, not_found::NotFound,
+    overview::OverviewPage, releases::ReleasesPage, service::ServicePage, tokens::TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -70,6 +71,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/env/:env") view=EnvironmentPage ssr=SsrMode::Async/>
                     <Route path=path!("/env/:env/service/:service") view=ServicePage ssr=SsrMode::Async/>
                     <Route path=path!("/env/:env/backups") view=BackupsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/deploy") view=DeployPage ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments/:id") view=DeploymentPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async/>
                 </Routes>

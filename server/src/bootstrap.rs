@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 pub struct Running {
     pub addr: SocketAddr,
+    pub engine: Arc<crate::engine::Engine>,
     pub storage: SharedStorage,
     pub collectors: Vec<Arc<TopologyCollector>>,
     pub health: Vec<Arc<HealthCollector>>,
@@ -81,6 +82,7 @@ pub async fn start_with_storage(
     let mut backups = Vec::new();
     let mut regional = Vec::new();
     let mut workers = Vec::new();
+    let mut runtimes = Vec::new();
     for environment in &config.environments {
         let region = config
             .region_of(environment)
@@ -97,7 +99,7 @@ pub async fn start_with_storage(
         workers.push(tokio::spawn(
             health_collector.clone().run(shutdown_rx.clone()),
         ));
-        health.push(health_collector);
+        health.push(health_collector.clone());
         let backup_collector = BackupCollector::new(
             environment.clone(),
             aws.clone(),
@@ -107,7 +109,13 @@ pub async fn start_with_storage(
         workers.push(tokio::spawn(
             backup_collector.clone().run(shutdown_rx.clone()),
         ));
-        backups.push((region.clone(), backup_collector));
+        backups.push((region.clone(), backup_collector.clone()));
+        runtimes.push(crate::engine::EnvironmentRuntime {
+            config: environment.clone(),
+            aws: aws.clone(),
+            health: health_collector.clone(),
+            backups: backup_collector,
+        });
         let collector = TopologyCollector::new(
             environment.clone(),
             aws,
@@ -118,6 +126,14 @@ pub async fn start_with_storage(
         regional.push((region, collector.clone()));
         collectors.push(collector);
     }
+
+    let engine = crate::engine::Engine::new(
+        storage.clone(),
+        config.engine.clone(),
+        config.health_rules.clone(),
+        runtimes,
+    );
+    workers.extend(engine.spawn_workers(shutdown_rx.clone()));
 
     workers.push(tokio::spawn(delete_expired_sessions(
         storage.clone(),
@@ -138,6 +154,7 @@ pub async fn start_with_storage(
             tokens: Arc::new(StoredTokens::new(storage.clone())),
             health: Arc::new(CollectedHealth::new(health.clone())),
             backups: Arc::new(CollectedBackups::new(backups.clone(), storage.clone())),
+            releases: Arc::new(crate::engine::service::EngineReleases::new(engine.clone())),
         },
         storage: storage.clone(),
         gate: Arc::new(gate),
@@ -145,6 +162,7 @@ pub async fn start_with_storage(
             topology: collectors.clone(),
             health: health.clone(),
             backups: backups.iter().map(|(_, c)| c.clone()).collect(),
+            engine: Some(engine.clone()),
         },
     };
     let mut server_shutdown = shutdown_rx.clone();
@@ -154,6 +172,7 @@ pub async fn start_with_storage(
     tracing::info!(%addr, environments = config.environments.len(), database = ?storage.backend(), "Signalbox listening");
     Ok(Running {
         addr,
+        engine,
         storage,
         collectors,
         health,

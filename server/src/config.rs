@@ -12,8 +12,10 @@ use std::time::Duration;
 pub use app::dto::Colour;
 
 mod backups;
+mod deploy;
 mod health;
 mod identity;
+pub use deploy::{DeployPolicy, EngineConfig, FreezeWindow};
 pub use identity::{ClientSecretSource, IdentityConfig, SecurityConfig};
 
 /// The gate's rules when `[health]` sets nothing: the seed's thresholds, written once in `config/health.rs`.
@@ -36,6 +38,7 @@ pub struct Config {
     pub slo: crate::health::slo::SloSettings,
     /// The backup policy: the seed's unless `[backups]` changes it.
     pub backups: crate::backups::policy::BackupPolicy,
+    pub engine: EngineConfig,
     pub environments: Vec<EnvironmentConfig>,
 }
 
@@ -88,6 +91,9 @@ pub struct EnvironmentConfig {
     pub dr_region: Option<String>,
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
+    /// Approvals, traffic steps, bake and freeze windows for deploys here.
+    #[serde(default)]
+    pub deploy: DeployPolicy,
 }
 
 impl EnvironmentConfig {
@@ -160,6 +166,8 @@ struct FileConfig {
     health: health::FileHealth,
     #[serde(default)]
     backups: backups::FileBackups,
+    #[serde(default)]
+    engine: deploy::FileEngine,
     #[serde(default)]
     environments: Vec<EnvironmentConfig>,
 }
@@ -430,6 +438,10 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
     let security = identity::resolve_security(file.security, env)?;
     let slo = health::resolve_slo(&file.health)?;
     let backups = backups::resolve_backups(file.backups)?;
+    let engine = deploy::resolve_engine(file.engine, env)?;
+    for environment in &file.environments {
+        environment.deploy.validate(&environment.name)?;
+    }
     let health_rules = health::resolve_health(file.health)?;
 
     Ok(Config {
@@ -451,6 +463,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         health_rules,
         slo,
         backups,
+        engine,
         environments: file.environments,
     })
 }

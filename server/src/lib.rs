@@ -7,6 +7,7 @@ pub mod aws;
 pub mod backups;
 pub mod bootstrap;
 pub mod config;
+pub mod engine;
 pub mod health;
 pub mod http;
 pub mod identity;

@@ -4,6 +4,7 @@ pub mod backups;
 pub mod health;
 pub mod identity;
 pub mod overview;
+pub mod releases;
 pub mod tokens;
 
 use crate::auth::Permission;
@@ -33,4 +34,14 @@ pub const SERVER_FUNCTION_RULES: &[(&str, Option<Permission>)] = &[
     ),
     ("/api/backups/dr-copy", Some(Permission::OperateBackups)),
     ("/api/backups/drill", Some(Permission::OperateBackups)),
+    ("/api/releases", Some(Permission::ViewConsole)),
+    ("/api/releases/get", Some(Permission::ViewConsole)),
+    ("/api/deploy/plan", Some(Permission::RequestDeploy)),
+    ("/api/deploy/request", Some(Permission::RequestDeploy)),
+    ("/api/deployments", Some(Permission::ViewConsole)),
+    ("/api/deployments/get", Some(Permission::ViewConsole)),
+    ("/api/deployments/decide", Some(Permission::ApproveDeploy)),
+    ("/api/deployments/cancel", Some(Permission::RequestDeploy)),
+    ("/api/deployments/control", Some(Permission::SwitchTraffic)),
+    ("/api/deployments/rollback", Some(Permission::Rollback)),
 ];

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 pub struct LiveVersion {
     pub fleet: RwSignal<u64>,
     pub backups: RwSignal<u64>,
+    pub deployments: RwSignal<u64>,
 }
 
 /// The topology and health version, to put in a resource's source; 0 on the server.
@@ -25,11 +26,19 @@ pub fn backups_version() -> u64 {
         .unwrap_or(0)
 }
 
+/// The deployments version (this replica's engine wrote a change); 0 on the server.
+pub fn deployments_version() -> u64 {
+    use_context::<LiveVersion>()
+        .map(|v| v.deployments.get())
+        .unwrap_or(0)
+}
+
 /// Provides the versions and, in the browser, opens the event stream once.
 pub fn provide_live_updates() {
     let version = LiveVersion {
         fleet: RwSignal::new(0),
         backups: RwSignal::new(0),
+        deployments: RwSignal::new(0),
     };
     provide_context(version);
     #[cfg(feature = "hydrate")]
@@ -44,9 +53,12 @@ pub fn provide_live_updates() {
             let on_update = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
                 move |event: web_sys::MessageEvent| {
                     let data = event.data().as_string().unwrap_or_default();
-                    match data.contains(r#""kind":"backups""#) {
-                        true => version.backups.update(|v| *v += 1),
-                        false => version.fleet.update(|v| *v += 1),
+                    if data.contains(r#""kind":"backups""#) {
+                        version.backups.update(|v| *v += 1);
+                    } else if data.contains(r#""kind":"deployments""#) {
+                        version.deployments.update(|v| *v += 1);
+                    } else {
+                        version.fleet.update(|v| *v += 1);
                     }
                 },
             );

@@ -21,6 +21,8 @@ pub fn MainNav(me: Me) -> impl IntoView {
     view! {
         <nav aria-label="Main">
             <A href="/">"Overview"</A>
+            <A href="/deployments">"Deployments"</A>
+            <A href="/releases">"Releases"</A>
             <Transition fallback=|| ()>
                 {move || may(me, Permission::ViewAudit).then(|| view! { <A href="/audit">"Audit"</A> })}
                 {move || may(me, Permission::ManageTokens).then(|| view! { <A href="/admin/tokens">"API tokens"</A> })}

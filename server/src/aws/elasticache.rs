@@ -2,7 +2,9 @@
 
 use super::error::{classify, AwsError};
 use super::to_offset;
+use super::Applied;
 use aws_config::SdkConfig;
+use aws_sdk_elasticache::operation::RequestId;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +34,7 @@ pub trait CacheBackups: Send + Sync + 'static {
         &self,
         cluster_id: &str,
         name: &str,
-    ) -> Result<CacheSnapshotSummary, AwsError>;
+    ) -> Result<Applied<CacheSnapshotSummary>, AwsError>;
 }
 
 fn summarise(s: &aws_sdk_elasticache::types::Snapshot) -> CacheSnapshotSummary {
@@ -116,7 +118,7 @@ impl CacheBackups for ElastiCacheBackups {
         &self,
         cluster_id: &str,
         name: &str,
-    ) -> Result<CacheSnapshotSummary, AwsError> {
+    ) -> Result<Applied<CacheSnapshotSummary>, AwsError> {
         const OP: &str = "ElastiCache CreateSnapshot";
         let output = self
             .client
@@ -126,9 +128,13 @@ impl CacheBackups for ElastiCacheBackups {
             .send()
             .await
             .map_err(|e| classify(OP, e))?;
-        output
+        let value = output
             .snapshot()
             .map(summarise)
-            .ok_or_else(|| AwsError::not_found(OP, format!("the new snapshot {name}")))
+            .ok_or_else(|| AwsError::not_found(OP, format!("the new snapshot {name}")))?;
+        Ok(Applied {
+            request_id: output.request_id().map(str::to_string),
+            value,
+        })
     }
 }

@@ -2,6 +2,8 @@
 //! `public_message`, our own words.
 
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::operation::RequestId;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub struct AwsError {
     pub code: Option<String>,
     /// AWS's own text: for logs only.
     pub detail: String,
+    /// AWS's request id (`x-amzn-requestid`), when an answer came back: what AWS support asks for.
+    pub request_id: Option<String>,
 }
 
 impl fmt::Display for AwsError {
@@ -43,6 +47,7 @@ impl AwsError {
             operation,
             code: None,
             detail: detail.into(),
+            request_id: None,
         }
     }
 
@@ -100,11 +105,11 @@ const ACCESS_CODES: &[&str] = &[
 ];
 
 /// Converts any SDK error. Generic over the operation's error type, so every adapter uses this one function.
-pub fn classify<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
+pub fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug,
 {
+    let request_id = error.request_id().map(str::to_string);
     let detail = aws_smithy_types::error::display::DisplayErrorContext(&error).to_string();
     let (kind, code) = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
@@ -129,6 +134,39 @@ where
         operation,
         code,
         detail,
+        request_id,
+    }
+}
+
+impl AwsError {
+    /// Whether the call may have been applied although no success came back (timeout, dropped connection, 5xx):
+    /// the engine must read before it tries again.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self.kind, AwsErrorKind::Unreachable)
+            || (self.kind == AwsErrorKind::Service && self.code.is_none())
+    }
+
+    /// Worth another attempt later: throttling, no answer, or a server-side error.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            AwsErrorKind::Unreachable | AwsErrorKind::Throttled
+        ) || self.code.as_deref().is_some_and(|c| {
+            c.contains("InternalFailure")
+                || c.contains("ServiceUnavailable")
+                || c.contains("ServerException")
+        }) || (self.kind == AwsErrorKind::Service && self.code.is_none())
+    }
+}
+
+/// AWS's text goes to the log; the caller gets our words.
+impl From<AwsError> for app::error::AppError {
+    fn from(error: AwsError) -> Self {
+        tracing::warn!(%error, "AWS call failed");
+        app::error::AppError::Upstream {
+            service: "AWS".into(),
+            message: error.public_message(),
+        }
     }
 }
 
@@ -144,6 +182,7 @@ mod tests {
             code: Some("ServerException".into()),
             detail: "Internal error at arn:aws:ecs:us-east-1:123456789012:cluster/secret-cluster"
                 .into(),
+            request_id: None,
         };
         let shown = error.public_message();
         assert!(!shown.contains("123456789012"), "{shown}");

@@ -6,8 +6,10 @@
 
 pub mod cloudwatch;
 pub mod ecs;
+pub mod ecs_deploy;
 pub mod elasticache;
 pub mod elb;
+pub mod elb_switch;
 pub mod error;
 pub mod rds;
 pub mod ssm;
@@ -22,6 +24,7 @@ pub use cloudwatch::{AlarmSummary, CloudWatchMonitoring, MetricQuery, MetricSeri
 pub use ecs::{
     EcsDeployment, EcsFleet, EcsServiceState, Fleet, TaskDefinitionSummary, TaskSummary,
 };
+pub use ecs_deploy::{Deployer, EcsDeployer, TaskDefinitionChange, TaskDefinitionSpec};
 pub use elasticache::{
     CacheBackups, CacheClusterSummary, CacheSnapshotSummary, ElastiCacheBackups,
 };
@@ -29,6 +32,7 @@ pub use elb::{
     Elbv2Routing, Forwarding, TargetGroupIds, TargetGroupWeight, TargetHealthSummary,
     TrafficRouting,
 };
+pub use elb_switch::{Elbv2Switch, TrafficSwitch};
 pub use error::{AwsError, AwsErrorKind};
 pub use rds::{DatabaseBackups, DbInstanceSummary, DbSnapshotSummary, RdsBackups};
 pub use ssm::{ParameterStore, ParameterSummary, SsmParameters};
@@ -38,6 +42,9 @@ pub use ssm::{ParameterStore, ParameterSummary, SsmParameters};
 pub struct EnvironmentAws {
     pub fleet: Arc<dyn Fleet>,
     pub routing: Arc<dyn TrafficRouting>,
+    /// The release engine's changes (no SDK retries: the engine reads before it tries again).
+    pub deployer: Arc<dyn Deployer>,
+    pub switch: Arc<dyn TrafficSwitch>,
     pub monitoring: Arc<dyn Monitoring>,
     pub databases: Arc<dyn DatabaseBackups>,
     pub caches: Arc<dyn CacheBackups>,
@@ -75,6 +82,8 @@ impl EnvironmentAws {
         EnvironmentAws {
             fleet: Arc::new(EcsFleet::new(&sdk)),
             routing: Arc::new(Elbv2Routing::new(&sdk)),
+            deployer: Arc::new(EcsDeployer::new(&sdk)),
+            switch: Arc::new(Elbv2Switch::new(&sdk)),
             monitoring: Arc::new(CloudWatchMonitoring::new(&sdk)),
             databases: Arc::new(RdsBackups::new(&sdk)),
             caches: Arc::new(ElastiCacheBackups::new(&sdk)),
@@ -121,6 +130,13 @@ pub async fn sdk_config(
         }
         None => base,
     }
+}
+
+/// A change AWS accepted, with the request id it answered (for the deployment's record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied<T> {
+    pub value: T,
+    pub request_id: Option<String>,
 }
 
 /// SDK timestamps (one type across the SDK crates) as `time` values.

@@ -2,7 +2,9 @@
 
 use super::error::{classify, AwsError, AwsErrorKind};
 use super::to_offset;
+use super::Applied;
 use aws_config::SdkConfig;
+use aws_sdk_rds::operation::RequestId;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +46,7 @@ pub trait DatabaseBackups: Send + Sync + 'static {
         instance_id: &str,
         snapshot_id: &str,
         tags: &[(String, String)],
-    ) -> Result<DbSnapshotSummary, AwsError>;
+    ) -> Result<Applied<DbSnapshotSummary>, AwsError>;
     /// Copies a snapshot from another region into this client's region (encrypted with `kms_key`).
     async fn copy_snapshot_from(
         &self,
@@ -207,7 +209,7 @@ impl DatabaseBackups for RdsBackups {
         instance_id: &str,
         snapshot_id: &str,
         tags: &[(String, String)],
-    ) -> Result<DbSnapshotSummary, AwsError> {
+    ) -> Result<Applied<DbSnapshotSummary>, AwsError> {
         const OP: &str = "RDS CreateDBSnapshot";
         let tags = tags
             .iter()
@@ -222,10 +224,14 @@ impl DatabaseBackups for RdsBackups {
             .send()
             .await
             .map_err(|e| classify(OP, e))?;
-        output
+        let value = output
             .db_snapshot()
             .map(summarise)
-            .ok_or_else(|| AwsError::not_found(OP, format!("the new snapshot {snapshot_id}")))
+            .ok_or_else(|| AwsError::not_found(OP, format!("the new snapshot {snapshot_id}")))?;
+        Ok(Applied {
+            request_id: output.request_id().map(str::to_string),
+            value,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(source_arn, target_id))]

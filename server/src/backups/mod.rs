@@ -146,7 +146,7 @@ impl BackupService for CollectedBackups {
                     .databases
                     .create_snapshot(instance, &id, &tags)
                     .await
-                    .map(|s| s.id);
+                    .map(|s| s.value.id);
                 self.record_outcome(audit, &id, result).await
             }
             BackupAction::CacheSnapshot => {
@@ -161,7 +161,7 @@ impl BackupService for CollectedBackups {
                     .caches
                     .create_snapshot(cluster, &name)
                     .await
-                    .map(|s| s.name);
+                    .map(|s| s.value.name);
                 self.record_outcome(audit, &name, result).await
             }
             BackupAction::CopyToDr { snapshot } => {

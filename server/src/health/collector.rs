@@ -554,6 +554,26 @@ impl HealthCollector {
         }
     }
 
+    /// One colour's judgement as last made, and when its metrics were read: what the release engine gates on.
+    pub fn judgement(
+        &self,
+        service: &str,
+        colour: Colour,
+    ) -> Option<(app::dto::Judgement, OffsetDateTime)> {
+        let reading = self.state.borrow();
+        let metrics = &reading.as_ref()?.metrics;
+        let observed_at = metrics.observed_at?;
+        metrics
+            .value
+            .as_ref()?
+            .iter()
+            .find(|(name, _)| name == service)?
+            .1
+            .iter()
+            .find(|c| c.colour == colour)
+            .map(|c| (c.judgement.clone(), observed_at))
+    }
+
     /// Each colour's verdict as last judged: what the Overview's badges need, without building the whole health.
     pub fn verdicts(&self, name: &str) -> Vec<(Colour, app::dto::Verdict)> {
         let reading = self.state.borrow();

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
@@ -61,6 +61,69 @@ pub const API_ROUTES: &[ApiRoute] = &[
         permission: Some(Permission::ViewConsole),
         action: "api.backups.get",
         handler: || get(backups),
+    },
+    ApiRoute {
+        method: Method::POST,
+        path: "/api/v1/releases",
+        permission: Some(Permission::RegisterRelease),
+        action: "api.releases.register",
+        handler: || post(register_release),
+    },
+    ApiRoute {
+        method: Method::GET,
+        path: "/api/v1/releases",
+        permission: Some(Permission::ViewConsole),
+        action: "api.releases.list",
+        handler: || get(list_releases),
+    },
+    ApiRoute {
+        method: Method::POST,
+        path: "/api/v1/deployments",
+        permission: Some(Permission::RequestDeploy),
+        action: "api.deployments.request",
+        handler: || post(request_deployment),
+    },
+    ApiRoute {
+        method: Method::GET,
+        path: "/api/v1/deployments",
+        permission: Some(Permission::ViewConsole),
+        action: "api.deployments.list",
+        handler: || get(list_deployments),
+    },
+    ApiRoute {
+        method: Method::GET,
+        path: "/api/v1/deployments/{id}",
+        permission: Some(Permission::ViewConsole),
+        action: "api.deployments.get",
+        handler: || get(get_deployment),
+    },
+    ApiRoute {
+        method: Method::GET,
+        path: "/api/v1/deployments/{id}/wait",
+        permission: Some(Permission::ViewConsole),
+        action: "api.deployments.wait",
+        handler: || get(wait_deployment),
+    },
+    ApiRoute {
+        method: Method::POST,
+        path: "/api/v1/deployments/{id}/approve",
+        permission: Some(Permission::ApproveDeploy),
+        action: "api.deployments.approve",
+        handler: || post(approve_deployment),
+    },
+    ApiRoute {
+        method: Method::POST,
+        path: "/api/v1/deployments/{id}/reject",
+        permission: Some(Permission::ApproveDeploy),
+        action: "api.deployments.reject",
+        handler: || post(reject_deployment),
+    },
+    ApiRoute {
+        method: Method::GET,
+        path: "/api/v1/openapi.json",
+        permission: None,
+        action: "api.openapi",
+        handler: || get(openapi),
     },
     ApiRoute {
         method: Method::GET,
@@ -215,4 +278,230 @@ async fn audit_events(
             .await?,
     )
     .into_response())
+}
+
+/// The caller's identity and a fresh audit record for what it does, inside an API handler.
+fn acting(
+    caller: &Caller,
+    action: &str,
+) -> Result<(app::auth::Principal, app::dto::AuditRecord), ApiError> {
+    let principal = caller
+        .principal
+        .clone()
+        .ok_or(ApiError(AppError::Unauthorized))?;
+    Ok((principal, caller.record(action, Outcome::Allowed, "")))
+}
+
+/// A JSON body that does not parse is a 422 naming the problem, never axum's plain-text 400.
+fn body<T: serde::de::DeserializeOwned>(
+    payload: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    payload.map(|Json(value)| value).map_err(|rejection| {
+        ApiError(AppError::Validation {
+            field: "body".into(),
+            message: rejection.body_text().chars().take(300).collect(),
+        })
+    })
+}
+
+/// CI registers a build. 201 when new; 200 with the stored release when the same build is registered again.
+async fn register_release(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    payload: Result<Json<app::dto::NewRelease>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let release = body(payload)?;
+    let (principal, audit) = acting(&caller, "releases.register")?;
+    let (view, created) = state
+        .services
+        .releases
+        .register(release, &principal, audit)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+#[derive(Deserialize)]
+struct PageParams {
+    service: Option<String>,
+    environment: Option<String>,
+    state: Option<String>,
+    release: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn list_releases(
+    State(state): State<AppState>,
+    Query(params): Query<PageParams>,
+) -> Result<Response, ApiError> {
+    Ok(Json(
+        state
+            .services
+            .releases
+            .releases(params.service, params.before, params.limit.unwrap_or(50))
+            .await?,
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct DeployRequest {
+    release: String,
+    environment: String,
+    #[serde(default)]
+    break_glass: Option<String>,
+}
+
+async fn request_deployment(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    payload: Result<Json<DeployRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let request = body(payload)?;
+    let (principal, audit) = acting(&caller, "deployments.request")?;
+    let view = state
+        .services
+        .releases
+        .request(
+            &request.release,
+            &request.environment,
+            request.break_glass,
+            &principal,
+            audit,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn list_deployments(
+    State(state): State<AppState>,
+    Query(params): Query<PageParams>,
+) -> Result<Response, ApiError> {
+    let filter = app::dto::DeploymentFilter {
+        environment: params.environment,
+        service: params.service,
+        state: params.state,
+        release: params.release,
+    };
+    Ok(Json(
+        state
+            .services
+            .releases
+            .deployments(&filter, params.before, params.limit.unwrap_or(50))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn get_deployment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.services.releases.deployment(&id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct WaitParams {
+    timeout_secs: Option<u64>,
+}
+
+/// Answers when the deployment finishes or halts, or after `timeout_secs` (default 60,
+/// at most 300) with its state then; `finished` says which. CI loops on it.
+async fn wait_deployment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<WaitParams>,
+) -> Result<Response, ApiError> {
+    use app::dto::DeploymentState as S;
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_secs(params.timeout_secs.unwrap_or(60).clamp(1, 300));
+    loop {
+        let view = state.services.releases.deployment(&id).await?;
+        let settled = view.summary.state.is_terminal() || matches!(view.summary.state, S::Halted);
+        if settled || std::time::Instant::now() >= deadline {
+            return Ok(
+                Json(serde_json::json!({ "finished": settled, "deployment": view }))
+                    .into_response(),
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct DecisionBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decide_on(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    action: app::dto::DeploymentAction,
+    payload: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let reason = match payload.is_empty() {
+        true => String::new(),
+        false => {
+            serde_json::from_slice::<DecisionBody>(&payload)
+                .map_err(|e| {
+                    ApiError(AppError::Validation {
+                        field: "body".into(),
+                        message: format!("expected {{\"reason\": \"…\"}}: {e}"),
+                    })
+                })?
+                .reason
+        }
+    };
+    let (principal, audit) = acting(&caller, &format!("deployments.{}", action.as_str()))?;
+    Ok(Json(
+        state
+            .services
+            .releases
+            .act(&id, action, reason, String::new(), &principal, audit)
+            .await?,
+    )
+    .into_response())
+}
+
+async fn approve_deployment(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    payload: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    decide_on(
+        state,
+        caller,
+        id,
+        app::dto::DeploymentAction::Approve,
+        payload,
+    )
+    .await
+}
+
+async fn reject_deployment(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    payload: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    decide_on(
+        state,
+        caller,
+        id,
+        app::dto::DeploymentAction::Reject,
+        payload,
+    )
+    .await
+}
+
+async fn openapi() -> Response {
+    Json(super::openapi::document(env!("CARGO_PKG_VERSION"))).into_response()
 }

@@ -22,6 +22,7 @@ pub struct LiveSources {
     pub topology: Vec<Arc<TopologyCollector>>,
     pub health: Vec<Arc<HealthCollector>>,
     pub backups: Vec<Arc<crate::backups::collector::BackupCollector>>,
+    pub engine: Option<Arc<crate::engine::Engine>>,
 }
 
 /// (environment, "topology" | "health" | "backups") per new reading.
@@ -63,6 +64,13 @@ pub async fn live(State(state): State<AppState>, Extension(caller): Extension<Ca
     for collector in &sources.backups {
         let name = collector.environment().name.clone();
         streams.push(Box::pin(changes(collector.subscribe(), name, "backups")));
+    }
+    if let Some(engine) = &sources.engine {
+        streams.push(Box::pin(changes(
+            engine.subscribe(),
+            String::new(),
+            "deployments",
+        )));
     }
     let events = stream::select_all(streams).map(|(environment, kind)| {
         Ok::<_, Infallible>(

@@ -2,6 +2,7 @@
 
 pub mod api_v1;
 pub mod live;
+pub mod openapi;
 pub mod probes;
 pub mod rate_limit;
 pub mod router;

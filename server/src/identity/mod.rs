@@ -43,6 +43,7 @@ impl SessionUser {
             kind: PrincipalKind::User,
             roles: self.roles.clone(),
             scopes: Vec::new(),
+            owner: None,
         }
     }
 }

@@ -107,6 +107,7 @@ pub async fn authenticate(
         kind: PrincipalKind::Token,
         roles: Vec::new(),
         scopes: scopes_of(&row),
+        owner: Some(row.created_by.clone()),
     }))
 }
 

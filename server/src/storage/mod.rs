@@ -4,6 +4,7 @@
 
 mod identity;
 mod postgres;
+pub mod releases;
 mod sqlite;
 
 use crate::config::DatabaseConfig;
@@ -13,6 +14,10 @@ use time::OffsetDateTime;
 
 pub use identity::{ApiTokenRow, AuditQuery, DatabaseSessionStore};
 pub use postgres::PostgresStore;
+pub use releases::{
+    ApprovalRow, AwsCallRow, Commit, CommitOutcome, DeploymentQuery, DeploymentRow, ReleaseRow,
+    ReleaseStore, StepRow,
+};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +76,7 @@ pub struct TopologyChange {
 }
 
 #[async_trait::async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: ReleaseStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// One round trip; `/readyz` uses it.
     async fn ping(&self) -> Result<(), StorageError>;

@@ -46,3 +46,4 @@ impl PostgresStore {
 }
 
 super::storage_impl!(PostgresStore, Backend::Postgres, sqlx::Postgres);
+super::releases::release_store_impl!(PostgresStore, Backend::Postgres, sqlx::Postgres);

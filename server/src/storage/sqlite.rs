@@ -63,3 +63,4 @@ impl SqliteStore {
 }
 
 super::storage_impl!(SqliteStore, Backend::Sqlite, sqlx::Sqlite);
+super::releases::release_store_impl!(SqliteStore, Backend::Sqlite, sqlx::Sqlite);

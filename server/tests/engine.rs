@@ -1,0 +1,593 @@
+//! The release engine against the emulator, through the real AWS SDK: CI registers a build with a token, an
+//! engineer requests the deploy, the requester's own approval is refused, an approver approves, and the engine
+//! snapshots, registers the revision, deploys green, waits for it, switches the listener, bakes and scales blue
+//! down — each change with its AWS request id. Then: the health gate rolls a bad release back by itself, a
+//! person rolls one back in one action, and two requests for one service queue.
+
+mod support;
+
+use app::dto::{CreatedToken, DeploymentDetail, DeploymentState, Outcome, ReleaseView};
+use server::config::Colour;
+use std::time::Duration;
+use support::browser::Browser;
+use support::console::TestConsole;
+
+const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+async fn start() -> TestConsole {
+    let console = TestConsole::start(true, |config| {
+        config.engine.poll = Duration::from_millis(100);
+        config.engine.lease = Duration::from_secs(5);
+        for environment in &mut config.environments {
+            environment.deploy.bake_secs = 2;
+            environment.deploy.scale_down_delay_secs = 1;
+            environment.deploy.ready_timeout_secs = 60;
+            environment.deploy.pause_secs = 1;
+        }
+        config.security.per_user_per_minute = 10_000;
+        config.security.per_ip_per_minute = 10_000;
+    })
+    .await;
+    console.moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
+    );
+    console
+}
+
+async fn token(console: &TestConsole, scopes: &[&str]) -> String {
+    let ada = console.browser_as("ada").await;
+    let mut form = vec![
+        ("name".to_string(), "ci".to_string()),
+        ("valid_days".to_string(), "1".to_string()),
+    ];
+    for (i, scope) in scopes.iter().enumerate() {
+        form.push((format!("scopes[{i}]"), scope.to_string()));
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let created = ada
+        .post_form(&console.url("/api/tokens/create"), &pairs)
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    serde_json::from_str::<CreatedToken>(&created.body)
+        .unwrap()
+        .secret
+}
+
+async fn api(
+    console: &TestConsole,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
+    let page = Browser::new()
+        .request_raw(
+            method,
+            &console.url(path),
+            body,
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+        )
+        .await;
+    (page.status, page.body)
+}
+
+async fn register(console: &TestConsole, token: &str, version: &str, image: &str) -> ReleaseView {
+    let body = serde_json::json!({
+        "service": "api",
+        "version": version,
+        "image": image,
+        "digest": DIGEST,
+        "commit": "4f2a9c1d",
+        "notes": format!("release {version}"),
+        "ticket_url": "https://tickets.example/ACC-42",
+        "environment": { "FEATURE_BATCH_SCORING": "on" },
+    });
+    let (status, text) = api(
+        console,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/releases",
+        &body.to_string(),
+    )
+    .await;
+    assert!(status == 201 || status == 200, "{status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn request(
+    browser: &Browser,
+    console: &TestConsole,
+    release: &str,
+    environment: &str,
+) -> DeploymentDetail {
+    let page = browser
+        .post_form(
+            &console.url("/api/deploy/request"),
+            &[("release", release), ("environment", environment)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    serde_json::from_str(&page.body).unwrap()
+}
+
+async fn act(
+    browser: &Browser,
+    console: &TestConsole,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let page = browser
+        .post_form(&console.url(&format!("/api/deployments/{endpoint}")), form)
+        .await;
+    (page.status, page.body)
+}
+
+async fn view(console: &TestConsole, id: &str) -> DeploymentDetail {
+    use app::services::ReleaseService;
+    server::engine::service::EngineReleases::new(console.running.engine.clone())
+        .deployment(id)
+        .await
+        .unwrap()
+}
+
+/// Waits (up to 90 s) until the deployment is in `state`; fails with its timeline otherwise.
+async fn wait_for(console: &TestConsole, id: &str, state: DeploymentState) -> DeploymentDetail {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let current = view(console, id).await;
+        if current.summary.state == state {
+            return current;
+        }
+        let stuck =
+            current.summary.state.is_terminal() || current.summary.state == DeploymentState::Halted;
+        if stuck || std::time::Instant::now() > deadline {
+            panic!(
+                "deployment {id} is {:?}, waited for {state:?}: {:?}\n{:#?}",
+                current.summary.state,
+                current.summary.reason,
+                current
+                    .steps
+                    .iter()
+                    .map(|s| format!("{} {} {} {:?}", s.title, s.state, s.detail, s.error))
+                    .collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn live_colour(console: &TestConsole, environment: &str, service: &str) -> (u8, u8) {
+    let runtime = console.running.engine.environment(environment).unwrap();
+    let config = runtime.config.service(service).unwrap();
+    let forwarding = runtime
+        .aws
+        .routing
+        .forwarding(
+            &runtime.config.load_balancer,
+            config.listener_port,
+            config.rule_priority,
+        )
+        .await
+        .unwrap();
+    server::engine::plan::shares(config, &forwarding.percentages())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approved_release_goes_live_on_green_with_snapshots_and_every_change_recorded() {
+    let console = start().await;
+    let ci = token(&console, &["releases:write", "deployments:request", "read"]).await;
+
+    // CI registers the build; the same build again answers the stored release, a different one is refused.
+    let release = register(
+        &console,
+        &ci,
+        "1.3.0",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/accunode-api:1.3.0",
+    )
+    .await;
+    let again = register(
+        &console,
+        &ci,
+        "1.3.0",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/accunode-api:1.3.0",
+    )
+    .await;
+    assert_eq!(again.id, release.id);
+    let changed = serde_json::json!({"service": "api", "version": "1.3.0", "image": "other:1"});
+    let (status, body) = api(
+        &console,
+        &ci,
+        reqwest::Method::POST,
+        "/api/v1/releases",
+        &changed.to_string(),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let bad = serde_json::json!({"service": "api", "version": "1.3.1", "image": "x:1", "digest": "md5:abc"});
+    let (status, body) = api(
+        &console,
+        &ci,
+        reqwest::Method::POST,
+        "/api/v1/releases",
+        &bad.to_string(),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("digest"), "{body}");
+
+    // The engineer requests it: the plan says blue is live, green goes live, what changes, what is snapshotted.
+    let eddie = console.browser_as("eddie").await;
+    let requested = request(&eddie, &console, &release.id, "production").await;
+    let id = requested.summary.id.clone();
+    assert_eq!(requested.summary.state, DeploymentState::Requested);
+    assert_eq!(
+        (requested.plan.from_colour, requested.plan.to_colour),
+        (Colour::Blue, Colour::Green)
+    );
+    let fields: Vec<&str> = requested
+        .plan
+        .diff
+        .iter()
+        .map(|d| d.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["image", "environment.FEATURE_BATCH_SCORING"],
+        "{:?}",
+        requested.plan.diff
+    );
+    assert!(requested.plan.diff[0]
+        .after
+        .as_deref()
+        .unwrap()
+        .ends_with(DIGEST));
+    assert_eq!(
+        requested.plan.snapshots.len(),
+        2,
+        "{:?}",
+        requested.plan.snapshots
+    );
+    assert!(
+        requested
+            .plan
+            .gates
+            .iter()
+            .any(|g| g == "5xx > 5.0 % for 2 min"),
+        "{:?}",
+        requested.plan.gates
+    );
+
+    // The requester may not approve, whatever their roles; the refusal is audited with the reason.
+    let (status, body) = act(
+        &eddie,
+        &console,
+        "decide",
+        &[("id", &id), ("action", "approve")],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let ada = console.browser_as("ada").await;
+    // An admin who did not request it may; but first, a rejection needs a reason.
+    let (status, body) = act(
+        &ada,
+        &console,
+        "decide",
+        &[("id", &id), ("action", "reject")],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("reason"), "{body}");
+    let rita = console.browser_as("rita").await;
+    let (status, body) = act(
+        &rita,
+        &console,
+        "decide",
+        &[("id", &id), ("action", "approve"), ("reason", "CAB-118")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let done = wait_for(&console, &id, DeploymentState::Done).await;
+    assert_eq!(live_colour(&console, "production", "api").await, (0, 100));
+    let states: Vec<(&str, &str)> = done
+        .steps
+        .iter()
+        .map(|s| (s.kind.as_str(), s.state.as_str()))
+        .collect();
+    assert!(
+        states.iter().all(|(_, state)| *state == "done"),
+        "{states:?}"
+    );
+    // Each change was ours, made once, with AWS's request id.
+    for step in done.steps.iter().filter(|s| s.applied_by.is_some()) {
+        assert_eq!(step.applied_by.as_deref(), Some("call"), "{step:?}");
+        assert_eq!(step.calls.len(), 1, "{step:?}");
+        let request_id = step.calls[0].request_id.as_deref().unwrap_or_default();
+        assert!(request_id.len() >= 20, "{step:?}");
+    }
+    let applied: Vec<&str> = done
+        .steps
+        .iter()
+        .filter(|s| s.applied_by.is_some())
+        .map(|s| s.kind.as_str())
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            "snapshot_database",
+            "snapshot_cache",
+            "register_task_definition",
+            "deploy_idle",
+            "switch",
+            "scale_down"
+        ]
+    );
+
+    // AWS agrees: green runs the new revision with the release's image and variable, blue is at 0, snapshots exist.
+    let runtime = console.running.engine.environment("production").unwrap();
+    let ecs = runtime
+        .aws
+        .fleet
+        .services(
+            "accunode-production",
+            &[
+                "accunode-production-api-blue".into(),
+                "accunode-production-api-green".into(),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ecs["accunode-production-api-blue"].desired, 0);
+    let green = &ecs["accunode-production-api-green"];
+    assert_eq!(green.desired, 4);
+    let spec = runtime
+        .aws
+        .deployer
+        .task_definition_spec(&green.task_definition_arn)
+        .await
+        .unwrap();
+    assert!(spec.image.ends_with(DIGEST), "{}", spec.image);
+    assert_eq!(
+        spec.environment
+            .get("FEATURE_BATCH_SCORING")
+            .map(String::as_str),
+        Some("on")
+    );
+    assert_eq!(spec.tags.get("signalbox:deployment"), Some(&id));
+    let snapshot = &done.plan.snapshots[0];
+    let db_snapshots = runtime
+        .aws
+        .databases
+        .snapshots("accunode-production-db")
+        .await
+        .unwrap();
+    assert!(
+        db_snapshots
+            .iter()
+            .any(|s| snapshot.ends_with(&s.id) && s.status == "available"),
+        "{snapshot} in {db_snapshots:?}"
+    );
+
+    // The audit trail has the request, the refusal, the approval, each state and the switch, and is intact.
+    let events = console.audit().await;
+    let has = |action: &str, outcome: Outcome| {
+        events
+            .iter()
+            .any(|e| e.record.action == action && e.record.outcome == outcome)
+    };
+    assert!(has("deployments.request", Outcome::Allowed));
+    assert!(has("deployments.approve", Outcome::Denied));
+    assert!(has("deployments.reject", Outcome::Denied));
+    assert!(has("deployments.approve", Outcome::Allowed));
+    for state in [
+        "snapshot",
+        "deploying",
+        "ready",
+        "switching",
+        "baking",
+        "retiring",
+        "done",
+    ] {
+        assert!(
+            has(&format!("deployment.{state}"), Outcome::Allowed),
+            "no deployment.{state} event"
+        );
+    }
+    let switch = events
+        .iter()
+        .find(|e| e.record.action == "deployment.switch")
+        .unwrap();
+    assert!(
+        switch.record.parameters.contains("aws_request_id"),
+        "{}",
+        switch.record.parameters
+    );
+    let report = server::audit::verify(&console.running.storage)
+        .await
+        .unwrap();
+    assert!(report.broken.is_none(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_health_gate_rolls_back_a_bad_release_during_the_bake_and_a_person_can_roll_back_in_one_action(
+) {
+    let console = TestConsole::start(true, |config| {
+        config.engine.poll = Duration::from_millis(100);
+        for environment in &mut config.environments {
+            environment.deploy.bake_secs = 120;
+            environment.deploy.scale_down_delay_secs = 1;
+            environment.deploy.approvals_required = 0;
+        }
+    })
+    .await;
+    console.moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
+    );
+    let ci = token(&console, &["releases:write"]).await;
+    let eddie = console.browser_as("eddie").await;
+
+    // No approval is configured here: it starts at once and bakes.
+    let release = register(&console, &ci, "2.0.0", "accunode-api:2.0.0").await;
+    let id = request(&eddie, &console, &release.id, "production")
+        .await
+        .summary
+        .id;
+    wait_for(&console, &id, DeploymentState::Baking).await;
+    assert_eq!(live_colour(&console, "production", "api").await, (0, 100));
+
+    // Green answers 7 % 5xx: the gate's rule "5xx > 5 % for 2 min" fires and the engine rolls back by itself.
+    let run_dir = tempfile::tempdir().unwrap();
+    console.moto.traffic(
+        &[
+            "degrade",
+            "production",
+            "api",
+            "green",
+            "--error-rate",
+            "0.07",
+            "--p95-ms",
+            "300",
+        ],
+        run_dir.path(),
+    );
+    console.moto.traffic(
+        &[
+            "run",
+            "--once",
+            "--backfill-minutes",
+            "6",
+            "--backfill-delay",
+            "0",
+        ],
+        run_dir.path(),
+    );
+    let rolled = wait_for(&console, &id, DeploymentState::RolledBack).await;
+    assert_eq!(live_colour(&console, "production", "api").await, (100, 0));
+    let reason = rolled.summary.reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("automatic rollback: health gate failed on green"),
+        "{reason}"
+    );
+    assert!(reason.contains("5xx"), "{reason}");
+    let outcome: serde_json::Value =
+        serde_json::from_str(rolled.outcome.as_deref().unwrap()).unwrap();
+    let rule = &outcome["rules"][0];
+    assert!(
+        rule["value"].as_f64().unwrap() > 5.0 && rule["threshold"].as_f64() == Some(5.0),
+        "{outcome}"
+    );
+    let rollback_switch = rolled
+        .steps
+        .iter()
+        .find(|s| s.phase == "rollback" && s.kind == "switch")
+        .unwrap();
+    assert_eq!(rollback_switch.applied_by.as_deref(), Some("call"));
+    let events = console.audit().await;
+    assert!(events
+        .iter()
+        .any(|e| e.record.action == "deployment.auto_rollback"
+            && e.record.parameters.contains("5xx")));
+
+    // In staging (green live), a release goes to blue; rita rolls it back with one action while it bakes.
+    let release = register(&console, &ci, "2.0.1", "accunode-api:2.0.1").await;
+    let id = request(&eddie, &console, &release.id, "staging")
+        .await
+        .summary
+        .id;
+    wait_for(&console, &id, DeploymentState::Baking).await;
+    assert_eq!(live_colour(&console, "staging", "api").await, (100, 0));
+    let rita = console.browser_as("rita").await;
+    let (status, body) = act(
+        &rita,
+        &console,
+        "rollback",
+        &[("id", &id), ("action", "rollback_now")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let rolled = wait_for(&console, &id, DeploymentState::RolledBack).await;
+    assert_eq!(live_colour(&console, "staging", "api").await, (0, 100));
+    assert!(rolled.summary.reason.unwrap().starts_with("rolled back by"));
+    // A deployer may not roll back.
+    let (status, _) = act(
+        &eddie,
+        &console,
+        "rollback",
+        &[("id", &id), ("action", "rollback_now")],
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_requests_for_one_service_queue_and_run_one_after_the_other() {
+    let console = TestConsole::start(true, |config| {
+        config.engine.poll = Duration::from_millis(100);
+        for environment in &mut config.environments {
+            environment.deploy.bake_secs = 1;
+            environment.deploy.scale_down_delay_secs = 0;
+            environment.deploy.approvals_required = 0;
+        }
+    })
+    .await;
+    console.moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
+    );
+    let ci = token(&console, &["releases:write"]).await;
+    let eddie = console.browser_as("eddie").await;
+    let first = register(&console, &ci, "3.0.0", "accunode-api:3.0.0").await;
+    let second = register(&console, &ci, "3.0.1", "accunode-api:3.0.1").await;
+    let a = request(&eddie, &console, &first.id, "staging")
+        .await
+        .summary
+        .id;
+    let b = request(&eddie, &console, &second.id, "staging")
+        .await
+        .summary
+        .id;
+    // While the first runs, the second waits in the queue behind it.
+    let mut saw_queue = false;
+    for _ in 0..100 {
+        let second = view(&console, &b).await;
+        if second.summary.state == DeploymentState::Queued
+            && second.blocked_by.as_deref() == Some(a.as_str())
+        {
+            assert_eq!(second.queue_position, Some(1));
+            saw_queue = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        saw_queue,
+        "the second request never showed as queued behind the first"
+    );
+    let first_done = wait_for(&console, &a, DeploymentState::Done).await;
+    let second_done = wait_for(&console, &b, DeploymentState::Done).await;
+    // One after the other: the second started after the first finished. Both were planned green → blue when
+    // requested; the first made blue live, so the second was re-planned at its start and went back to green.
+    let first_end = first_done.summary.finished_at.unwrap();
+    let second_start = second_done.steps[0].started_at.clone().unwrap();
+    assert!(second_start >= first_end, "{second_start} < {first_end}");
+    assert_eq!(
+        (first_done.plan.from_colour, first_done.plan.to_colour),
+        (Colour::Green, Colour::Blue)
+    );
+    assert_eq!(
+        (second_done.plan.from_colour, second_done.plan.to_colour),
+        (Colour::Blue, Colour::Green)
+    );
+    assert!(second_done
+        .summary
+        .reason
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with("re-planned at start"));
+    assert_eq!(live_colour(&console, "staging", "api").await, (0, 100));
+}
