@@ -132,6 +132,8 @@ pub async fn start_with_storage(
         config.engine.clone(),
         config.health_rules.clone(),
         runtimes,
+        crate::notify::Notifier::start(config.notifications.clone()),
+        config.server.public_url.clone(),
     );
     workers.extend(engine.spawn_workers(shutdown_rx.clone()));
 

@@ -15,6 +15,7 @@ mod backups;
 mod deploy;
 mod health;
 mod identity;
+pub mod notify;
 pub use deploy::{DeployPolicy, EngineConfig, FreezeWindow};
 pub use identity::{ClientSecretSource, IdentityConfig, SecurityConfig};
 
@@ -39,6 +40,7 @@ pub struct Config {
     /// The backup policy: the seed's unless `[backups]` changes it.
     pub backups: crate::backups::policy::BackupPolicy,
     pub engine: EngineConfig,
+    pub notifications: notify::NotificationConfig,
     pub environments: Vec<EnvironmentConfig>,
 }
 
@@ -168,6 +170,8 @@ struct FileConfig {
     backups: backups::FileBackups,
     #[serde(default)]
     engine: deploy::FileEngine,
+    #[serde(default)]
+    notifications: notify::FileNotifications,
     #[serde(default)]
     environments: Vec<EnvironmentConfig>,
 }
@@ -439,6 +443,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
     let slo = health::resolve_slo(&file.health)?;
     let backups = backups::resolve_backups(file.backups)?;
     let engine = deploy::resolve_engine(file.engine, env)?;
+    let notifications = notify::resolve_notifications(file.notifications, env)?;
     for environment in &file.environments {
         environment.deploy.validate(&environment.name)?;
     }
@@ -464,6 +469,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         slo,
         backups,
         engine,
+        notifications,
         environments: file.environments,
     })
 }

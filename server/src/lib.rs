@@ -11,6 +11,7 @@ pub mod engine;
 pub mod health;
 pub mod http;
 pub mod identity;
+pub mod notify;
 pub mod overview;
 pub mod secret;
 pub mod storage;

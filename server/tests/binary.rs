@@ -4,23 +4,11 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 use support::browser::Browser;
 use support::idp::Idp;
 use support::moto::{free_port, repo_root, Moto};
-
-struct Replica {
-    base: String,
-    child: Child,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::replica::{wait_ready, Replica};
 
 fn start_replica(port: u16, database_url: &str, idp: &Idp, moto: &Moto) -> Replica {
     start_with(
@@ -63,19 +51,6 @@ fn start_with(
         .stderr(Stdio::inherit());
     let child = command.spawn().expect("start the signalbox binary");
     Replica { base, child }
-}
-
-async fn wait_ready(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = reqwest::get(format!("{base}/readyz")).await {
-            if response.status() == 200 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{base} did not become ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn whoami(browser: &Browser, base: &str) -> Option<String> {

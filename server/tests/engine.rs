@@ -14,8 +14,50 @@ use support::console::TestConsole;
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
-async fn start() -> TestConsole {
+/// A webhook receiver on loopback that refuses its first delivery (500), to show retries, and keeps the rest.
+async fn webhook() -> (
+    url::Url,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use axum::{http::StatusCode, routing::post, Router};
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let refused_once = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let keep = received.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |body: String| {
+            let keep = keep.clone();
+            let refused_once = refused_once.clone();
+            async move {
+                if !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                keep.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+async fn start_with_hook(hook: Option<url::Url>) -> TestConsole {
     let console = TestConsole::start(true, |config| {
+        if let Some(url) = hook {
+            config.notifications = server::config::notify::NotificationConfig {
+                webhooks: vec![server::config::notify::Webhook {
+                    name: "slack".into(),
+                    url,
+                    events: Vec::new(),
+                }],
+                retry_base_ms: 50,
+                max_attempts: 5,
+            };
+        }
         config.engine.poll = Duration::from_millis(100);
         config.engine.lease = Duration::from_secs(5);
         for environment in &mut config.environments {
@@ -178,7 +220,8 @@ async fn live_colour(console: &TestConsole, environment: &str, service: &str) ->
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_approved_release_goes_live_on_green_with_snapshots_and_every_change_recorded() {
-    let console = start().await;
+    let (hook, received) = webhook().await;
+    let console = start_with_hook(Some(hook)).await;
     let ci = token(&console, &["releases:write", "deployments:request", "read"]).await;
 
     // CI registers the build; the same build again answers the stored release, a different one is refused.
@@ -406,6 +449,49 @@ async fn an_approved_release_goes_live_on_green_with_snapshots_and_every_change_
         "{}",
         switch.record.parameters
     );
+    // The webhook heard the request, the approval and the switch, in Slack's format, despite refusing once.
+    let wanted = ["approval_requested", "approved", "switched"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let heard = loop {
+        let heard: Vec<String> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                n["signalbox"]["event"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        let all = wanted.iter().all(|e| heard.iter().any(|x| x == e));
+        if all || std::time::Instant::now() > deadline {
+            break heard;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        wanted.iter().all(|e| heard.iter().any(|x| x == e)),
+        "{heard:?}"
+    );
+    let switched = received
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|n| n["signalbox"]["event"] == "switched")
+        .cloned()
+        .unwrap();
+    assert!(
+        switched["text"]
+            .as_str()
+            .unwrap()
+            .contains("all traffic switched to green"),
+        "{switched}"
+    );
+    assert!(switched["signalbox"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/deployments/{id}")));
     let report = server::audit::verify(&console.running.storage)
         .await
         .unwrap();

@@ -16,6 +16,7 @@ use crate::backups::collector::BackupCollector;
 use crate::config::{EngineConfig, EnvironmentConfig};
 use crate::health::collector::HealthCollector;
 use crate::health::gate::Rule;
+use crate::notify::{Notification, Notifier};
 use crate::storage::SharedStorage;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
@@ -40,6 +41,9 @@ pub struct Engine {
     process: String,
     /// Bumped on every change this process writes, for live pages.
     changes: watch::Sender<u64>,
+    notifier: Notifier,
+    /// Where the console is reached, for links in notifications.
+    public_url: url::Url,
 }
 
 impl Engine {
@@ -48,6 +52,8 @@ impl Engine {
         settings: EngineConfig,
         rules: Vec<Rule>,
         environments: Vec<EnvironmentRuntime>,
+        notifier: Notifier,
+        public_url: url::Url,
     ) -> Arc<Engine> {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
@@ -65,7 +71,26 @@ impl Engine {
             wake: Notify::new(),
             process,
             changes: watch::Sender::new(0),
+            notifier,
+            public_url,
         })
+    }
+
+    /// Announces an event of `row` to the webhooks that want it; never waits.
+    pub fn announce(&self, row: &crate::storage::DeploymentRow, event: &'static str, text: String) {
+        let link = self
+            .public_url
+            .join(&format!("/deployments/{}", row.id))
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        self.notifier.send(Notification {
+            event,
+            text,
+            deployment: row.id.clone(),
+            environment: row.environment.clone(),
+            service: row.service.clone(),
+            link,
+        });
     }
 
     pub fn environment(&self, name: &str) -> Option<&EnvironmentRuntime> {

@@ -420,10 +420,16 @@ impl ReleaseService for EngineReleases {
     async fn plan(&self, release_id: &str, environment: &str) -> Result<PlanView, AppError> {
         let release = self.release_row(release_id).await?;
         let env = self.environment(environment)?;
-        let (plan, _) = self
+        let (mut plan, _) = self
             .engine
             .make_plan(&release, env, "preview", OffsetDateTime::now_utc())
             .await?;
+        // The names end with the deployment's id, which a preview does not have yet.
+        for snapshot in &mut plan.snapshots {
+            if let Some(stem) = snapshot.strip_suffix("-preview") {
+                *snapshot = format!("{stem}-<deployment id>");
+            }
+        }
         Ok(plan)
     }
 
@@ -544,8 +550,26 @@ impl ReleaseService for EngineReleases {
             .storage
             .insert_deployment(&row, &rows, &audit)
             .await?;
-        if break_glass.is_some() {
+        if let Some(reason) = &break_glass {
             tracing::warn!(deployment = %id, environment, "deploy requested during a freeze (break-glass)");
+            self.engine.announce(
+                &stored,
+                "break_glass",
+                format!(
+                    "BREAK-GLASS: {} deploys {} {} to {} during a freeze: {reason}",
+                    by.name, release.service, release.version, environment
+                ),
+            );
+        }
+        if !auto {
+            self.engine.announce(
+                &stored,
+                "approval_requested",
+                format!(
+                    "{} requests {} {} to {}: {} approval(s) needed",
+                    by.name, release.service, release.version, environment, plan.approvals_required
+                ),
+            );
         }
         self.engine.wake();
         self.view(stored).await
@@ -670,6 +694,34 @@ impl ReleaseService for EngineReleases {
                 .await?;
             match outcome {
                 CommitOutcome::Committed => {
+                    match action {
+                        DeploymentAction::Approve
+                            if change.row.state == DeploymentState::Queued.as_str() =>
+                        {
+                            self.engine.announce(
+                                &change.row,
+                                "approved",
+                                format!(
+                                    "{} approved {} to {}",
+                                    by.name, row.service, row.environment
+                                ),
+                            );
+                        }
+                        DeploymentAction::Reject => {
+                            self.engine.announce(
+                                &change.row,
+                                "rejected",
+                                format!(
+                                    "{} rejected {} to {}: {}",
+                                    by.name,
+                                    row.service,
+                                    row.environment,
+                                    reason.trim()
+                                ),
+                            );
+                        }
+                        _ => {}
+                    }
                     self.engine.wake();
                     return self.deployment(id).await;
                 }

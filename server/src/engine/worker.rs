@@ -52,6 +52,8 @@ struct Work<'a> {
     now: OffsetDateTime,
     audit: Vec<AuditRecord>,
     calls: Vec<AwsCallRow>,
+    /// Announced once the write that goes with them has committed.
+    announcements: Vec<(&'static str, String)>,
 }
 
 impl Engine {
@@ -106,6 +108,7 @@ impl Engine {
             row,
             audit: Vec::new(),
             calls: Vec::new(),
+            announcements: Vec::new(),
         };
         let Some(env) = self.environment(&work.row.environment) else {
             let reason = format!(
@@ -158,6 +161,9 @@ impl Work<'_> {
                 row.version += 1;
                 self.row = row;
                 self.engine.changes.send_modify(|n| *n += 1);
+                for (event, text) in std::mem::take(&mut self.announcements) {
+                    self.engine.announce(&self.row, event, text);
+                }
             }
             CommitOutcome::Stale => self.let_go().await?,
             _ => {}
@@ -222,6 +228,13 @@ impl Work<'_> {
         );
         self.audit.push(record);
         self.row.state = DeploymentState::Halted.as_str().into();
+        let text = format!(
+            "{} to {} halted: {}",
+            self.row.service,
+            self.row.environment,
+            self.row.reason.clone().unwrap_or_default()
+        );
+        self.announcements.push(("failed", text));
         self.write(steps, false).await.map(|_| ())
     }
 
@@ -539,6 +552,19 @@ impl Work<'_> {
                                 }),
                             ));
                         }
+                        if let Step::Switch { to, percent: 100 } = step {
+                            let text = match phase {
+                                Phase::Forward => format!(
+                                    "{} in {}: all traffic switched to {to}",
+                                    self.row.service, self.row.environment
+                                ),
+                                _ => format!(
+                                    "{} in {}: traffic back on {to}",
+                                    self.row.service, self.row.environment
+                                ),
+                            };
+                            self.announcements.push(("switched", text));
+                        }
                         if changed.finished {
                             self.step_done(
                                 &mut steps,
@@ -639,6 +665,20 @@ impl Work<'_> {
                 .unwrap_or(DeploymentState::Failed),
         };
         let reason = self.row.reason.clone().unwrap_or_default();
+        let event = match end {
+            DeploymentState::RolledBack => Some("rolled_back"),
+            DeploymentState::Failed => Some("failed"),
+            _ => None,
+        };
+        if let Some(event) = event {
+            let text = format!(
+                "{} to {}: {}. {reason}",
+                self.row.service,
+                self.row.environment,
+                end.label()
+            );
+            self.announcements.push((event, text));
+        }
         self.set_state(end, json!({ "reason": reason }));
         finish(&mut self.row, end, self.now);
         self.write(steps.changed(), false).await.map(|_| ())

@@ -7,6 +7,7 @@ pub mod http;
 pub mod idp;
 pub mod moto;
 pub mod postgres;
+pub mod replica;
 
 /// A small pool on `url`, for tests that open the storage directly.
 pub fn database_config(url: &str) -> server::config::DatabaseConfig {

@@ -102,18 +102,12 @@ impl Moto {
         );
     }
 
-    /// AWS requests moto has served since the last reset (counted by the harness's launcher).
-    pub async fn aws_requests(&self, reset: bool) -> u64 {
-        let path = if reset {
-            "/signalbox-moto/requests/reset"
-        } else {
-            "/signalbox-moto/requests"
-        };
+    /// The launcher's request counter: `total`, `by_service`, `by_operation` (zeroed first when `reset`).
+    async fn request_counts(&self, reset: bool) -> serde_json::Value {
         let client = reqwest::Client::new();
-        let request = if reset {
-            client.post(format!("{}{path}", self.endpoint))
-        } else {
-            client.get(format!("{}{path}", self.endpoint))
+        let request = match reset {
+            true => client.post(format!("{}/signalbox-moto/requests/reset", self.endpoint)),
+            false => client.get(format!("{}/signalbox-moto/requests", self.endpoint)),
         };
         let body = request
             .send()
@@ -122,8 +116,24 @@ impl Moto {
             .text()
             .await
             .unwrap();
-        let counts: serde_json::Value = serde_json::from_str(&body).unwrap();
-        counts["total"].as_u64().expect("a total")
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// AWS requests moto has served since the last reset (counted by the harness's launcher).
+    pub async fn aws_requests(&self, reset: bool) -> u64 {
+        self.request_counts(reset).await["total"]
+            .as_u64()
+            .expect("a total")
+    }
+
+    /// Requests per `service:Operation` since the last reset, as the launcher counted them on arrival.
+    pub async fn requests_by_operation(&self) -> std::collections::HashMap<String, u64> {
+        self.request_counts(false).await["by_operation"]
+            .as_object()
+            .expect("by_operation")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+            .collect()
     }
 
     /// Runs the harness's traffic generator (end2end/stack/traffic.py) against this moto with the example
