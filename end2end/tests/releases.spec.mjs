@@ -65,6 +65,10 @@ test('request, own approval refused, approval, and the deploy runs to done on th
 
   // The release manager approves; the page then follows the engine without a reload.
   await signIn(page, 'rita', `/deployments/${id}`);
+  // The evidence in front of her: the diff (below), the live colour's health, the backup verdict, the notes.
+  await expect(page.locator('[data-testid="live-health"]')).toContainText('blue (live) health gate:');
+  await expect(page.locator('[data-testid="backup-verdict"]')).toHaveAttribute('data-recoverable', /recoverable/);
+  await expect(page.locator('[data-testid="evidence"]')).toContainText('Batch scoring behind a flag');
   await page.locator('[data-action="approve"] button', { hasText: 'Approve' }).click();
   await page.locator('[data-action="approve"] [data-testid="confirm"]').click();
   await expect(page.locator('[data-testid="approvals"] li[data-decision="approve"]')).toContainText('Rita Release');

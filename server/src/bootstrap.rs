@@ -112,6 +112,7 @@ pub async fn start_with_storage(
         backups.push((region.clone(), backup_collector.clone()));
         runtimes.push(crate::engine::EnvironmentRuntime {
             config: environment.clone(),
+            region: region.clone(),
             aws: aws.clone(),
             health: health_collector.clone(),
             backups: backup_collector,
@@ -129,6 +130,7 @@ pub async fn start_with_storage(
 
     let engine = crate::engine::Engine::new(
         storage.clone(),
+        config.backups.block_production_deploys,
         config.engine.clone(),
         config.health_rules.clone(),
         runtimes,

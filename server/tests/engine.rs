@@ -303,6 +303,14 @@ async fn an_approved_release_goes_live_on_green_with_snapshots_and_every_change_
         "{:?}",
         requested.plan.gates
     );
+    // The evidence beside it: the live colour's gate and whether production is recoverable from its backups.
+    assert_eq!(requested.live_verdict, Some(app::dto::Verdict::NoData));
+    let backups = requested.backups.clone().expect("a backup verdict");
+    assert_eq!(
+        backups.recoverable,
+        app::dto::Recoverable::AtRisk,
+        "{backups:?}"
+    );
 
     // The requester may not approve, whatever their roles; the refusal is audited with the reason.
     let (status, body) = act(
@@ -525,6 +533,36 @@ async fn the_health_gate_rolls_back_a_bad_release_during_the_bake_and_a_person_c
         .id;
     wait_for(&console, &id, DeploymentState::Baking).await;
     assert_eq!(live_colour(&console, "production", "api").await, (0, 100));
+
+    // While production is not recoverable (point-in-time recovery 2 h behind), a new request is refused.
+    console.moto.control(
+        "/signalbox-moto/backups",
+        r#"{"region": "us-east-1", "rds_instance": "accunode-production-db", "restorable_lag_minutes": 120}"#,
+    );
+    let collector = console
+        .running
+        .backups
+        .iter()
+        .find(|c| c.environment().name == "production")
+        .unwrap();
+    collector.collect_once().await;
+    let blocked = register(&console, &ci, "2.0.9", "accunode-api:2.0.9").await;
+    let refused = eddie
+        .post_form(
+            &console.url("/api/deploy/request"),
+            &[
+                ("release", blocked.id.as_str()),
+                ("environment", "production"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("not recoverable"), "{}", refused.body);
+    console.moto.control(
+        "/signalbox-moto/backups",
+        r#"{"region": "us-east-1", "rds_instance": "accunode-production-db", "restorable_lag_minutes": 5}"#,
+    );
+    collector.collect_once().await;
 
     // Green answers 7 % 5xx: the gate's rule "5xx > 5 % for 2 min" fires and the engine rolls back by itself.
     let run_dir = tempfile::tempdir().unwrap();

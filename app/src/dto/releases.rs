@@ -374,6 +374,11 @@ pub struct DeploymentDetail {
     /// The deployment holding the lane while this one waits.
     pub blocked_by: Option<String>,
     pub actions: Vec<DeploymentAction>,
+    /// The evidence as it stands now: the live colour's health gate verdict and the rules firing on it…
+    pub live_verdict: Option<super::Verdict>,
+    pub live_fired: Vec<String>,
+    /// …and whether the environment is recoverable from its backups.
+    pub backups: Option<super::BackupVerdict>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

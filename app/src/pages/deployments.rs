@@ -8,6 +8,7 @@ use crate::api::releases::{
     DecideDeployment, RollbackDeployment,
 };
 use crate::components::error_panel::ErrorPanel;
+use crate::components::health_panel::verdict_label;
 use crate::components::user_menu::{may, use_me};
 use crate::dto::{
     DeploymentAction, DeploymentDetail, DeploymentState, DeploymentSummary, StepView,
@@ -214,6 +215,25 @@ fn DeploymentBody(view: DeploymentDetail, actions: Actions) -> impl IntoView {
                 </div>
             </section>
         })}
+        <section class="panel" data-testid="evidence">
+            <h2>"Evidence now"</h2>
+            <p data-testid="live-health" data-verdict=view.live_verdict.map(verdict_label).unwrap_or("unknown")>
+                {format!("{} (live) health gate: ", s.from_colour)}
+                <strong>{view.live_verdict.map(verdict_label).unwrap_or("no reading yet")}</strong>
+                {(!view.live_fired.is_empty()).then(|| format!(" — {}", view.live_fired.join("; ")))}
+            </p>
+            {view.backups.clone().map(|b| view! {
+                <p data-testid="backup-verdict" data-recoverable=b.recoverable.label()>
+                    "Backups: " <strong>{b.recoverable.label()}</strong>
+                    {b.recovery_point.as_deref().map(|p| format!("; recovery point {}", short_time(p)))}
+                    {(!b.failing.is_empty()).then(|| format!(" — {}", b.failing.join("; ")))}
+                    " " <A href=format!("/env/{}/backups", s.environment)>"details"</A>
+                </p>
+            })}
+            <p class="small">{view.release.notes.clone()}
+                {view.release.ticket_url.clone().map(|url| view! { " " <a href=url rel="noopener noreferrer">"ticket"</a> })}
+            </p>
+        </section>
         <section class="panel" data-testid="approvals">
             <h2>{format!("Approvals: {} of {} valid", view.approvals_valid, view.plan.approvals_required)}</h2>
             <ul>

@@ -107,6 +107,9 @@ pub struct DeployPolicy {
     pub ready_timeout_secs: u64,
     /// Switches and rollbacks ask for the service's name to be typed.
     pub typed_confirmation: bool,
+    /// A production environment: with `backups.block_production_deploys`, deploys are refused while the
+    /// backups say it is not recoverable (an admin may break glass).
+    pub production: bool,
     pub freeze: Vec<FreezeWindow>,
 }
 
@@ -121,6 +124,7 @@ impl Default for DeployPolicy {
             scale_down_delay_secs: 900,
             ready_timeout_secs: 900,
             typed_confirmation: false,
+            production: false,
             freeze: Vec::new(),
         }
     }

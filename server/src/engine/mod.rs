@@ -25,6 +25,8 @@ use tokio::task::JoinHandle;
 /// What the engine needs of one environment.
 pub struct EnvironmentRuntime {
     pub config: EnvironmentConfig,
+    /// The region its clients use (the environment's, or the default).
+    pub region: String,
     pub aws: EnvironmentAws,
     pub health: Arc<HealthCollector>,
     pub backups: Arc<BackupCollector>,
@@ -32,6 +34,8 @@ pub struct EnvironmentRuntime {
 
 pub struct Engine {
     storage: SharedStorage,
+    /// `backups.block_production_deploys`.
+    block_unrecoverable: bool,
     settings: EngineConfig,
     rules: Vec<Rule>,
     environments: Vec<EnvironmentRuntime>,
@@ -49,6 +53,7 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         storage: SharedStorage,
+        block_unrecoverable: bool,
         settings: EngineConfig,
         rules: Vec<Rule>,
         environments: Vec<EnvironmentRuntime>,
@@ -65,6 +70,7 @@ impl Engine {
         );
         Arc::new(Engine {
             storage,
+            block_unrecoverable,
             settings,
             rules,
             environments,

@@ -279,6 +279,13 @@ impl EngineReleases {
         )?;
         let plan = plan_of(&row)?;
         let state = state_of(&row);
+        let runtime = self.engine.environment(&row.environment);
+        let judgement =
+            runtime.and_then(|env| env.health.judgement(&row.service, plan.from_colour));
+        let backups = match runtime {
+            Some(env) => Some(env.backups.view(&env.region).await.verdict),
+            None => None,
+        };
         let (queue_position, blocked_by) = if state == DeploymentState::Queued {
             let lane = storage.lane(&row.environment, &row.service).await?;
             let position = lane
@@ -310,6 +317,11 @@ impl EngineReleases {
             queue_position,
             blocked_by,
             actions: available(&row, &steps),
+            live_verdict: judgement.as_ref().map(|(j, _)| j.verdict),
+            live_fired: judgement
+                .map(|(j, _)| j.fired.into_iter().map(|f| f.message).collect())
+                .unwrap_or_default(),
+            backups,
             plan,
         })
     }
@@ -472,6 +484,19 @@ impl ReleaseService for EngineReleases {
                     let reason = format!(
                         "{environment} is frozen: {frozen}; an admin may deploy anyway by breaking glass with a reason"
                     );
+                    self.deny(audit, &reason).await?;
+                    return Err(AppError::Conflict { message: reason });
+                }
+            }
+        }
+        if self.engine.block_unrecoverable && env.config.deploy.production {
+            let verdict = env.backups.view(&env.region).await.verdict;
+            if verdict.recoverable == app::dto::Recoverable::No {
+                let reason = format!(
+                    "{environment} is not recoverable from its backups right now ({}); fix the backups first, or an admin may break glass",
+                    verdict.failing.join("; "),
+                );
+                if !(break_glass.is_some() && by.may(app::auth::Permission::BreakGlass)) {
                     self.deny(audit, &reason).await?;
                     return Err(AppError::Conflict { message: reason });
                 }
