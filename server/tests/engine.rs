@@ -715,3 +715,164 @@ async fn two_requests_for_one_service_queue_and_run_one_after_the_other() {
         .starts_with("re-planned at start"));
     assert_eq!(live_colour(&console, "staging", "api").await, (0, 100));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_errors_are_retried_then_halt_with_the_step_and_reason_and_the_deployment_resumes_or_rolls_back(
+) {
+    let console = TestConsole::start(true, |config| {
+        config.engine.poll = Duration::from_millis(100);
+        config.engine.step_max_attempts = 3;
+        for environment in &mut config.environments {
+            environment.deploy.bake_secs = 1;
+            environment.deploy.scale_down_delay_secs = 0;
+            environment.deploy.approvals_required = 0;
+            environment.deploy.weights = vec![10, 100];
+            environment.deploy.pause_secs = 1;
+        }
+    })
+    .await;
+    console.moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.2, "ecs_settle_secs": 0.2}"#,
+    );
+    let ci = token(&console, &["releases:write"]).await;
+    let eddie = console.browser_as("eddie").await;
+    let rita = console.browser_as("rita").await;
+
+    // Throttled twice: retried with back-off, then through; one ModifyListener per weighted step went through.
+    console.moto.control(
+        "/signalbox-moto/faults",
+        r#"{"operation": "ModifyListener", "code": "Throttling", "status": 400, "message": "Rate exceeded", "count": 2}"#,
+    );
+    let _ = console.moto.aws_requests(true).await;
+    let release = register(&console, &ci, "6.0.0", "accunode-api:6.0.0").await;
+    let id = request(&eddie, &console, &release.id, "staging")
+        .await
+        .summary
+        .id;
+    let done = wait_for(&console, &id, DeploymentState::Done).await;
+    let switches: Vec<_> = done.steps.iter().filter(|s| s.kind == "switch").collect();
+    assert_eq!(switches.len(), 2, "10 % then 100 %");
+    assert_eq!(switches[0].attempts, 3, "{:?}", switches[0]);
+    let outcomes: Vec<&str> = switches[0]
+        .calls
+        .iter()
+        .map(|c| c.outcome.as_str())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["error", "error", "ok"],
+        "{:?}",
+        switches[0].calls
+    );
+    assert_eq!(switches[0].detail, "listener: blue 10 % / green 90 %");
+    assert_eq!(live_colour(&console, "staging", "api").await, (100, 0));
+
+    // Refused access: not worth retrying, the deployment halts at the switch with the reason, traffic untouched.
+    console.moto.control(
+        "/signalbox-moto/faults",
+        r#"{"operation": "ModifyListener", "code": "AccessDenied", "status": 403, "message": "not for you"}"#,
+    );
+    let release = register(&console, &ci, "6.0.1", "accunode-api:6.0.1").await;
+    let id = request(&eddie, &console, &release.id, "staging")
+        .await
+        .summary
+        .id;
+    let halted = wait_for(&console, &id, DeploymentState::Halted).await;
+    let reason = halted.summary.reason.clone().unwrap();
+    assert!(reason.starts_with("Switch 10 % of traffic to green failed after 1 attempt(s): AWS refused access (ELBv2 ModifyListener)"), "{reason}");
+    assert!(
+        !reason.contains("not for you"),
+        "AWS's text stays in the log: {reason}"
+    );
+    assert_eq!(live_colour(&console, "staging", "api").await, (100, 0));
+    assert!(halted.actions.contains(&app::dto::DeploymentAction::Retry));
+    // A switch was attempted, so stopping here is a rollback (which would find blue still live), never a
+    // cleanup that assumes no traffic moved.
+    assert!(halted
+        .actions
+        .contains(&app::dto::DeploymentAction::RollbackNow));
+    let events = console.audit().await;
+    assert!(events.iter().any(|e| e.record.action == "deployment.halted"
+        && e.record.reason.contains("AWS refused access")));
+
+    // With the permission back, "retry step" resumes where it stopped, and it finishes.
+    console.moto.control("/signalbox-moto/faults/clear", "{}");
+    let (status, body) = act(
+        &rita,
+        &console,
+        "control",
+        &[("id", &id), ("action", "retry")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for(&console, &id, DeploymentState::Done).await;
+    assert_eq!(live_colour(&console, "staging", "api").await, (0, 100));
+}
+
+/// Benchmark, not a pass/fail test: the time from "roll back now" to the listener sending all traffic back,
+/// on the emulator, over 10 rollbacks. Run with
+/// `cargo test -p server --test engine -- --ignored --nocapture bench_rollback`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn bench_rollback_to_listener_switched() {
+    let console = TestConsole::start(true, |config| {
+        config.engine.poll = Duration::from_millis(1000);
+        for environment in &mut config.environments {
+            environment.deploy.bake_secs = 600;
+            environment.deploy.approvals_required = 0;
+        }
+    })
+    .await;
+    console.moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.2, "ecs_settle_secs": 0.2}"#,
+    );
+    let ci = token(&console, &["releases:write"]).await;
+    let eddie = console.browser_as("eddie").await;
+    let rita = console.browser_as("rita").await;
+    let mut millis = Vec::new();
+    let mut calls = Vec::new();
+    for run in 0..10 {
+        let release = register(&console, &ci, &format!("9.0.{run}"), "accunode-api:9").await;
+        let id = request(&eddie, &console, &release.id, "staging")
+            .await
+            .summary
+            .id;
+        wait_for(&console, &id, DeploymentState::Baking).await;
+        let live = view(&console, &id).await.plan.from_colour;
+        let _ = console.moto.aws_requests(true).await;
+        let started = std::time::Instant::now();
+        let (status, body) = act(
+            &rita,
+            &console,
+            "rollback",
+            &[("id", &id), ("action", "rollback_now")],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let goal = server::engine::plan::target_shares(live, 100);
+        while live_colour(&console, "staging", "api").await != goal {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+        calls.push(console.moto.requests_by_operation().await);
+        wait_for(&console, &id, DeploymentState::RolledBack).await;
+    }
+    let mut sorted = millis.clone();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let switches: Vec<u64> = calls
+        .iter()
+        .map(|c| {
+            c.get("elasticloadbalancing:ModifyListener")
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    println!(
+        "rollback → listener switched (emulator, 10 runs, worker poll 1 s so only the wake-up counts): \
+         p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms; ModifyListener calls per rollback: {switches:?}",
+        sorted[4], sorted[8], sorted[9]
+    );
+    assert!(switches.iter().all(|n| *n == 1), "{switches:?}");
+}
