@@ -95,6 +95,20 @@ impl EcsDeployer {
     }
 }
 
+/// A container's environment variables by name.
+fn environment_of(container: &aws_sdk_ecs::types::ContainerDefinition) -> BTreeMap<String, String> {
+    container
+        .environment()
+        .iter()
+        .filter_map(|kv| {
+            Some((
+                kv.name()?.to_string(),
+                kv.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
 fn revision_of(arn: &str) -> i64 {
     arn.rsplit(':')
         .next()
@@ -118,19 +132,7 @@ impl Deployer for EcsDeployer {
             family: definition.family().unwrap_or_default().to_string(),
             revision: definition.revision(),
             image: main.and_then(|c| c.image()).unwrap_or_default().to_string(),
-            environment: main
-                .map(|c| {
-                    c.environment()
-                        .iter()
-                        .filter_map(|kv| {
-                            Some((
-                                kv.name()?.to_string(),
-                                kv.value().unwrap_or_default().to_string(),
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            environment: main.map(environment_of).unwrap_or_default(),
             cpu: definition.cpu().map(str::to_string),
             memory: definition.memory().map(str::to_string),
             tags: output
@@ -216,16 +218,7 @@ impl Deployer for EcsDeployer {
         if let Some(main) = containers.first_mut() {
             main.image = Some(change.image.clone());
             if !change.environment.is_empty() {
-                let mut environment: BTreeMap<String, String> = main
-                    .environment()
-                    .iter()
-                    .filter_map(|kv| {
-                        Some((
-                            kv.name()?.to_string(),
-                            kv.value().unwrap_or_default().to_string(),
-                        ))
-                    })
-                    .collect();
+                let mut environment = environment_of(main);
                 environment.extend(change.environment.clone());
                 main.environment = Some(
                     environment
