@@ -338,12 +338,25 @@ mod server_side {
     /// Authorisation, first thing in every server function: the caller must be signed in and hold `permission`.
     /// A refusal is recorded in the audit trail and sets the HTTP status (401 or 403).
     pub async fn require(permission: Permission, action: &str) -> Result<Principal, AppError> {
+        require_on(permission, action, None).await
+    }
+
+    /// [`require`] for an action on one thing (`deployment/dep-…`): a refusal is recorded against it, so the
+    /// thing's own audit history shows who tried and was refused.
+    pub async fn require_on(
+        permission: Permission,
+        action: &str,
+        target: Option<String>,
+    ) -> Result<Principal, AppError> {
         let caller = caller()?;
         let refusal = match decide(&caller, permission) {
             Ok(principal) => return Ok(principal),
             Err(refusal) => refusal,
         };
-        let record = caller.record(action, Outcome::Denied, refusal.reason);
+        let mut record = caller.record(action, Outcome::Denied, refusal.reason);
+        if let Some(target) = target {
+            record = record.target(target);
+        }
         if let Ok(services) = crate::services::services() {
             if let Err(e) = services.audit.record(record).await {
                 tracing::error!(error = ?e, "could not record a denied attempt");
@@ -355,7 +368,7 @@ mod server_side {
 }
 
 #[cfg(feature = "ssr")]
-pub use server_side::{caller, decide, require, Caller, Refusal};
+pub use server_side::{caller, decide, require, require_on, Caller, Refusal};
 
 #[cfg(test)]
 mod tests {

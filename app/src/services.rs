@@ -4,9 +4,9 @@
 use crate::auth::{Principal, Scope};
 use crate::dto::{
     ApiTokenView, AuditFilter, AuditPage, AuditRecord, BackupAction, BackupsView, ChainReport,
-    CreatedToken, DeploymentAction, DeploymentDetail, DeploymentFilter, DeploymentPage, DrillView,
-    EnvironmentOverview, NewDrill, NewRelease, Overview, PlanView, ReleasePage, ReleaseView,
-    ServiceHealth,
+    CreatedToken, DeployMarker, DeploymentAction, DeploymentDetail, DeploymentFilter,
+    DeploymentPage, DrillView, EnvironmentOverview, NewDrill, NewRelease, Overview, PlanView,
+    ReleasePage, ReleaseView, ServiceHealth,
 };
 use crate::error::AppError;
 use std::sync::Arc;
@@ -137,6 +137,12 @@ pub trait ReleaseService: Send + Sync + 'static {
         before: Option<i64>,
         limit: u32,
     ) -> Result<DeploymentPage, AppError>;
+    /// The switches and rollbacks of one service in the last weeks, oldest first: the health charts' markers.
+    async fn markers(
+        &self,
+        environment: &str,
+        service: &str,
+    ) -> Result<Vec<DeployMarker>, AppError>;
     /// `reason` is required to reject; `confirm` must be the service name where the environment asks for it.
     async fn act(
         &self,
@@ -157,6 +163,24 @@ pub struct Services {
     pub health: Arc<dyn HealthService>,
     pub backups: Arc<dyn BackupService>,
     pub releases: Arc<dyn ReleaseService>,
+}
+
+impl Services {
+    /// A service's health with Signalbox's own switches and rollbacks as its charts' markers. The markers are a
+    /// garnish: a history that cannot be read leaves the charts without them (the error is logged).
+    pub async fn service_health(
+        &self,
+        environment: &str,
+        service: &str,
+    ) -> Result<ServiceHealth, AppError> {
+        let mut health = self.health.service(environment, service).await?;
+        health.deploy_markers = self
+            .releases
+            .markers(environment, service)
+            .await
+            .unwrap_or_default();
+        Ok(health)
+    }
 }
 
 /// The services for this request; their absence is a wiring bug, reported as an internal error.

@@ -76,6 +76,11 @@ test('request, own approval refused, approval, and the deploy runs to done on th
   await expect(state).toHaveAttribute('data-state', 'baking', { timeout: 120_000 });
   await expect(page.locator('.timeline li[data-kind="switch"]')).toHaveAttribute('data-state', 'done');
   await expect(page.locator('.timeline li[data-kind="switch"] .calls')).toContainText('ELBv2 ModifyListener ok');
+  // The bake, watched where the decision is made: green's health with this deployment's switch marked, and the
+  // snapshots a restore would start from.
+  await expect(page.locator('[data-testid="new-colour-health"] h2')).toContainText('green (new colour) health');
+  await expect(page.locator('[data-testid="new-colour-health"] [data-colour="green"]')).toHaveCount(1);
+  await expect(page.locator('[data-testid="snapshots"] li[data-state="done"]')).toHaveCount(2);
   await page.screenshot({ path: `${screenshots}deployment-baking.png`, fullPage: true });
   await expect(state).toHaveAttribute('data-state', 'done', { timeout: 90_000 });
   const steps = page.locator('.timeline li.step');
@@ -88,4 +93,21 @@ test('request, own approval refused, approval, and the deploy runs to done on th
   await expect(page.locator(`tr[data-deployment="${id}"]`)).toContainText('Done');
   await page.goto('/env/production');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+
+  // The health charts mark the switch, with its version in the tooltip.
+  await page.goto('/env/production/service/api');
+  const marker = page.locator(`line.marker[data-deployment="${id}"]`).first();
+  await expect(marker).toBeAttached({ timeout: 30_000 });
+  await expect(marker.locator('title')).toContainText(`${version} (${id}): all traffic to green`);
+  await signOut(page);
+
+  // The auditor sees the deployment's own audit events on its page, the denied self-approval among them.
+  await signIn(page, 'audrey', `/deployments/${id}`);
+  const audit = page.locator('[data-testid="deployment-audit"]');
+  await expect(audit.locator('li[data-action="deployments.approve"][data-outcome="denied"]')).toHaveCount(1);
+  await expect(audit.locator('li[data-action="deployments.approve"][data-outcome="allowed"]')).toHaveCount(1);
+  await expect(audit.locator('li[data-action="deployment.switch"]')).toHaveCount(1);
+  await audit.getByRole('link', { name: 'All of them in the audit trail' }).click();
+  await page.waitForURL(/\/audit\?target=deployment/);
+  await expect(page.locator('tbody tr').first()).toBeVisible();
 });

@@ -100,11 +100,10 @@ async fn append(store: &SharedStorage, n: usize) {
             Some("staging")
         };
         store
-            .append_audit(&record(
-                actor,
-                &format!("deploy.step{}", i % 4),
-                environment,
-            ))
+            .append_audit(
+                &record(actor, &format!("deploy.step{}", i % 4), environment)
+                    .target(format!("deployment/dep-{}", i % 5)),
+            )
             .await
             .unwrap();
     }
@@ -167,6 +166,15 @@ on_both!(
                 .len(),
             10
         );
+
+        // A target filter is exact: dep-1 is not dep-10.
+        let one_deployment = AuditQuery {
+            target: Some("deployment/dep-1".into()),
+            ..Default::default()
+        };
+        let events = store.audit_page(&one_deployment, None, 100).await.unwrap();
+        assert_eq!(events.len(), 6);
+        assert!(events.iter().all(|e| e.record.target == "deployment/dep-1"));
 
         let future = server::audit::chain::canonical_time(
             OffsetDateTime::now_utc() + time::Duration::hours(1),

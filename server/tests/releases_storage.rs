@@ -364,3 +364,132 @@ conformance!(
         assert_eq!(stored.id, rel.id);
     }
 );
+
+conformance!(
+    a_services_switches_in_a_window_are_its_chart_markers,
+    |store: SharedStorage| async move {
+        use server::config::Colour;
+        use server::engine::plan::{Phase, Step};
+        let rel = release(&store, "1.0.0").await;
+        let now = OffsetDateTime::now_utc();
+        let switch = |id: &str,
+                      seq: i32,
+                      to: Colour,
+                      percent: u8,
+                      phase: Phase,
+                      done: Option<OffsetDateTime>| {
+            let mut row =
+                server::engine::record::step_row(id, seq, &Step::Switch { to, percent }, phase);
+            if let Some(at) = done {
+                row.state = "done".into();
+                row.finished_at = Some(at);
+            }
+            row
+        };
+        let insert = |id: &'static str, environment: &'static str, steps: Vec<storage::StepRow>| {
+            let store = store.clone();
+            let rel = rel.id.clone();
+            async move {
+                let row = deployment(id, environment, "api", &rel, "done");
+                store
+                    .insert_deployment(&row, &steps, &audit("deployments.request"))
+                    .await
+                    .unwrap();
+            }
+        };
+        let hours = |h: i64| now - time::Duration::hours(h);
+        // Forty days ago: outside the window.
+        insert(
+            "old",
+            "production",
+            vec![switch(
+                "old",
+                0,
+                Colour::Green,
+                100,
+                Phase::Forward,
+                Some(hours(960)),
+            )],
+        )
+        .await;
+        // Today: 10 %, then all, then rolled back to blue; a pause is not a switch.
+        let mut pause =
+            server::engine::record::step_row("new", 1, &Step::Pause { secs: 60 }, Phase::Forward);
+        pause.state = "done".into();
+        pause.finished_at = Some(hours(3));
+        insert(
+            "new",
+            "production",
+            vec![
+                switch("new", 0, Colour::Green, 10, Phase::Forward, Some(hours(3))),
+                pause,
+                switch("new", 2, Colour::Green, 100, Phase::Forward, Some(hours(2))),
+                switch("new", 3, Colour::Blue, 100, Phase::Rollback, Some(hours(1))),
+            ],
+        )
+        .await;
+        // Another environment's switch, and a switch not yet made: not markers here.
+        insert(
+            "other",
+            "staging",
+            vec![switch(
+                "other",
+                0,
+                Colour::Green,
+                100,
+                Phase::Forward,
+                Some(hours(1)),
+            )],
+        )
+        .await;
+        insert(
+            "pending",
+            "production",
+            vec![switch(
+                "pending",
+                0,
+                Colour::Green,
+                100,
+                Phase::Forward,
+                None,
+            )],
+        )
+        .await;
+
+        let since = now - time::Duration::days(35);
+        let markers = store
+            .switches("production", "api", since, 500)
+            .await
+            .unwrap();
+        let seen: Vec<(&str, &str, &str)> = markers
+            .iter()
+            .map(|m| {
+                (
+                    m.deployment_id.as_str(),
+                    m.phase.as_str(),
+                    m.release_version.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("new", "forward", "1.0.0"),
+                ("new", "forward", "1.0.0"),
+                ("new", "rollback", "1.0.0")
+            ]
+        );
+        assert!(
+            markers
+                .windows(2)
+                .all(|w| w[0].finished_at <= w[1].finished_at),
+            "oldest first"
+        );
+        // Only the newest deployments are read: the newest one here has made no switch yet.
+        assert!(store
+            .switches("production", "api", since, 1)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+);

@@ -11,8 +11,7 @@ pub async fn get_service_health(
     crate::auth::require(crate::auth::Permission::ViewConsole, "health.view").await?;
     crate::services::respond(
         crate::services::services()?
-            .health
-            .service(&environment, &service)
+            .service_health(&environment, &service)
             .await,
     )
 }

@@ -140,7 +140,8 @@ async fn act(
         .map(|a| a.permission())
         .unwrap_or(Permission::Rollback);
     let name = format!("deployments.{action}");
-    let principal = crate::auth::require(permission, &name).await?;
+    let principal =
+        crate::auth::require_on(permission, &name, Some(format!("deployment/{id}"))).await?;
     let Some(action) = DeploymentAction::parse(&action).filter(|a| allowed.contains(a)) else {
         return crate::services::respond(Err(AppError::Validation {
             field: "action".into(),

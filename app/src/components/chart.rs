@@ -2,6 +2,7 @@
 //! the threshold as a dashed line and events (deploys) as markers, and carry a title and a description for screen
 //! readers. No charting dependency: polylines scaled into a fixed box.
 
+use crate::dto::DeployMarker;
 use leptos::prelude::*;
 
 /// Maps (unix seconds, value) into a box, `pad` in from each edge.
@@ -57,17 +58,34 @@ fn describe(points: &[(i64, f64)], threshold: Option<f64>, unit: &str) -> String
     )
 }
 
+/// Vertical lines for the markers inside the chart's time span, each with its label as a tooltip; rollbacks are
+/// styled apart.
+fn marker_lines(markers: Vec<DeployMarker>, scale: Scale, y1: f64, y2: f64) -> impl IntoView {
+    markers
+        .into_iter()
+        .filter(|m| (scale.t0..=scale.t1).contains(&m.at))
+        .map(|m| {
+            view! {
+                <line class="marker" class:rollback=m.rollback x1=scale.x(m.at) x2=scale.x(m.at) y1=y1 y2=y2
+                    data-deployment=m.deployment_id.clone()>
+                    <title>{m.label.clone()}</title>
+                </line>
+            }
+        })
+        .collect_view()
+}
+
 const SPARK_WIDTH: f64 = 240.0;
 const SPARK_HEIGHT: f64 = 48.0;
 const SPARK_PAD: f64 = 3.0;
 
-/// `points`: (unix seconds, value) oldest first; `threshold`: drawn when given; `markers`: unix seconds of
-/// events (deploys) drawn as vertical lines.
+/// `points`: (unix seconds, value) oldest first; `threshold`: drawn when given; `markers`: deploys (switches
+/// and rollbacks) drawn as vertical lines.
 #[component]
 pub fn Sparkline(
     points: Vec<(i64, f64)>,
     #[prop(optional)] threshold: Option<f64>,
-    #[prop(optional)] markers: Vec<i64>,
+    #[prop(optional)] markers: Vec<DeployMarker>,
     title: String,
     unit: &'static str,
 ) -> impl IntoView {
@@ -102,9 +120,7 @@ pub fn Sparkline(
             {threshold.map(|limit| view! {
                 <line class="threshold" x1=SPARK_PAD x2=SPARK_WIDTH - SPARK_PAD y1=scale.y(limit) y2=scale.y(limit)/>
             })}
-            {markers.into_iter().filter(|m| (t0..=t1).contains(m)).map(|m| view! {
-                <line class="marker" x1=scale.x(m) x2=scale.x(m) y1=0 y2=SPARK_HEIGHT/>
-            }).collect_view()}
+            {marker_lines(markers, scale, 0.0, SPARK_HEIGHT)}
             <polyline class="series" points=scale.polyline(&points)/>
         </svg>
     }
@@ -143,7 +159,7 @@ pub fn TimeSeries(
     points: Vec<(i64, f64)>,
     #[prop(optional)] threshold: Option<f64>,
     #[prop(optional)] threshold_label: Option<String>,
-    #[prop(optional)] markers: Vec<i64>,
+    #[prop(optional)] markers: Vec<DeployMarker>,
     #[prop(optional)] floor: Option<f64>,
     #[prop(optional)] ceiling: Option<f64>,
     title: String,
@@ -192,11 +208,7 @@ pub fn TimeSeries(
                     {threshold_label.unwrap_or_else(|| format!("{limit:.decimals$} {unit}"))}
                 </text>
             })}
-            {markers.into_iter().filter(|m| (t0..=t1).contains(m)).map(|m| view! {
-                <line class="marker" x1=scale.x(m) x2=scale.x(m) y1=TOP y2=HEIGHT - BOTTOM>
-                    <title>{format!("deploy {}", day_label(m))}</title>
-                </line>
-            }).collect_view()}
+            {marker_lines(markers, scale, TOP, HEIGHT - BOTTOM)}
             <polyline class="series" points=scale.polyline(&points)/>
             <circle class="last" cx=scale.x(last.0) cy=scale.y(last.1) r="3"/>
         </svg>

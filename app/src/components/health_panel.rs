@@ -3,8 +3,8 @@ use crate::components::chart::Sparkline;
 use crate::components::fleet::FleetDetail;
 use crate::components::freshness::Freshness;
 use crate::dto::{
-    AlarmView, ColourFleet, ColourHealth, PanelState, RuleView, ServiceHealth, Severity, Signal,
-    Verdict, SLA,
+    AlarmView, ColourFleet, ColourHealth, DeployMarker, PanelState, RuleView, ServiceHealth,
+    Severity, Signal, Verdict, SLA,
 };
 use leptos::prelude::*;
 
@@ -45,7 +45,12 @@ fn show(value: Option<f64>, signal: Option<Signal>) -> String {
 /// Both colours of one service side by side: the gate's verdict and why, each KPI against the SLA and the alert
 /// threshold, sparklines of the last minutes, target health per zone, tasks and the colour's alarms.
 #[component]
-pub fn HealthPanel(health: ServiceHealth) -> impl IntoView {
+pub fn HealthPanel(
+    health: ServiceHealth,
+    /// The panel's heading; "Health" unless told.
+    #[prop(optional, into)]
+    title: Option<String>,
+) -> impl IntoView {
     let metrics = PanelState {
         as_of: health.as_of.clone(),
         age_secs: health.age_secs,
@@ -55,12 +60,13 @@ pub fn HealthPanel(health: ServiceHealth) -> impl IntoView {
     let rules = health.rules.clone();
     let fleet = health.fleet.clone();
     let alarms = health.alarms.clone();
+    let markers = health.deploy_markers.clone();
     // A colour with fleet data but no metrics yet (a read never succeeded) still shows its tasks and targets.
     let colours: Vec<ColourHealth> = health.colours;
     view! {
         <section class="panel health" data-health-service=health.service.clone()>
             <div class="environment-head">
-                <h2>"Health"</h2>
+                <h2>{title.unwrap_or_else(|| "Health".into())}</h2>
                 <Freshness state=metrics/>
             </div>
             <div class="health-colours">
@@ -68,7 +74,7 @@ pub fn HealthPanel(health: ServiceHealth) -> impl IntoView {
                     let name = colour.colour;
                     let fleet = fleet.iter().find(|f| f.colour == name).cloned();
                     let alarms: Vec<AlarmView> = alarms.iter().filter(|a| a.colour == Some(name)).cloned().collect();
-                    view! { <ColourHealthCard colour rules=rules.clone() fleet alarms/> }
+                    view! { <ColourHealthCard colour rules=rules.clone() fleet alarms markers=markers.clone()/> }
                 }).collect_view()}
             </div>
         </section>
@@ -81,6 +87,7 @@ fn ColourHealthCard(
     rules: Vec<RuleView>,
     fleet: Option<ColourFleet>,
     alarms: Vec<AlarmView>,
+    markers: Vec<DeployMarker>,
 ) -> impl IntoView {
     let verdict = colour.judgement.verdict;
     let kpis = colour.kpis.clone();
@@ -169,12 +176,14 @@ fn ColourHealthCard(
                     <figcaption class="small muted">"5xx rate, %"</figcaption>
                     <Sparkline points=colour.history(Signal::ErrorRate).to_vec()
                         threshold=threshold(&rules, Signal::ErrorRate, Severity::Failing).unwrap_or(5.0)
+                        markers=markers.clone()
                         title=format!("{name}: 5xx rate per minute") unit="%"/>
                 </figure>
                 <figure>
                     <figcaption class="small muted">"p95 response time, ms"</figcaption>
                     <Sparkline points=colour.history(Signal::P95Ms).to_vec()
                         threshold=threshold(&rules, Signal::P95Ms, Severity::Degraded).unwrap_or(800.0)
+                        markers
                         title=format!("{name}: p95 per minute") unit="ms"/>
                 </figure>
             </div>

@@ -4,7 +4,7 @@
 
 use crate::components::chart::TimeSeries;
 use crate::components::freshness::Freshness;
-use crate::dto::{format_duration, PanelState, SloView};
+use crate::dto::{format_duration, DeployMarker, PanelState, SloView};
 use leptos::prelude::*;
 
 /// 310138 → "310,138": counts people compare at a glance.
@@ -40,8 +40,8 @@ mod tests {
 pub fn SloPanel(
     slo: Option<SloView>,
     state: PanelState,
-    /// Unix seconds of deploys, drawn on both charts.
-    markers: Vec<i64>,
+    /// Deploys and rollbacks, drawn on both charts.
+    markers: Vec<DeployMarker>,
 ) -> impl IntoView {
     let body = match slo {
         None => view! { <p class="muted">"The SLO window has not been read yet."</p> }.into_any(),
@@ -58,7 +58,7 @@ pub fn SloPanel(
     }
 }
 
-fn slo_body(slo: SloView, markers: Vec<i64>) -> impl IntoView {
+fn slo_body(slo: SloView, markers: Vec<DeployMarker>) -> impl IntoView {
     let objective = slo.objective_percent;
     let met = slo.availability_percent.map(|a| a >= objective);
     let burn_1h = slo.burn_rate(3600);

@@ -138,6 +138,20 @@ pub struct ServiceHealth {
     pub slo: Option<crate::dto::SloView>,
     #[serde(default)]
     pub slo_state: crate::dto::PanelState,
+    /// Signalbox's own switches of this service in the SLO window, oldest first: the charts' markers.
+    #[serde(default)]
+    pub deploy_markers: Vec<DeployMarker>,
+}
+
+/// A moment traffic moved: a deployment's switch (or its rollback's), drawn as a line on the charts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployMarker {
+    /// Unix seconds.
+    pub at: i64,
+    pub deployment_id: String,
+    /// "v1.4.2: 10 % to green" or "rollback of v1.4.2: all traffic to blue", for the tooltip.
+    pub label: String,
+    pub rollback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -87,6 +87,9 @@ pub struct AuditFilter {
     pub environment: Option<String>,
     pub from: Option<String>,
     pub until: Option<String>,
+    /// Exactly this target, e.g. `deployment/dep-…`.
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 /// One page, newest first; `next` is the cursor for the following (older) page.

@@ -379,6 +379,10 @@ pub struct DeploymentDetail {
     pub live_fired: Vec<String>,
     /// …and whether the environment is recoverable from its backups.
     pub backups: Option<super::BackupVerdict>,
+    /// The new colour's health now, with its recent history and this deployment's switches marked: shown once
+    /// the new colour is deployed, so the bake is watched where the decision is made.
+    #[serde(default)]
+    pub new_colour_health: Option<super::ServiceHealth>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

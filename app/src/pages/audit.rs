@@ -15,6 +15,7 @@ fn filter_query(filter: &AuditFilter) -> String {
         ("environment", &filter.environment),
         ("from", &filter.from),
         ("until", &filter.until),
+        ("target", &filter.target),
     ];
     pairs
         .iter()
@@ -52,6 +53,7 @@ pub fn AuditPage() -> impl IntoView {
             environment: get("environment"),
             from: get("from"),
             until: get("until"),
+            target: get("target"),
         }
     });
     let before = Memo::new(move |_| {

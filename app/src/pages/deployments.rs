@@ -3,15 +3,17 @@
 
 use super::deploy::PlanPanel;
 use super::releases::short_time;
+use crate::api::audit::list_audit_events;
 use crate::api::releases::{
     endpoint_for, get_deployment, list_deployments, CancelDeployment, ControlDeployment,
     DecideDeployment, RollbackDeployment,
 };
+use crate::auth::Permission;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::health_panel::verdict_label;
+use crate::components::health_panel::{verdict_label, HealthPanel};
 use crate::components::user_menu::{may, use_me};
 use crate::dto::{
-    DeploymentAction, DeploymentDetail, DeploymentState, DeploymentSummary, StepView,
+    AuditFilter, DeploymentAction, DeploymentDetail, DeploymentState, DeploymentSummary, StepView,
 };
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -254,8 +256,82 @@ fn DeploymentBody(view: DeploymentDetail, actions: Actions) -> impl IntoView {
         {view.outcome.clone().map(|o| view! {
             <section class="panel"><h2>"Health gate"</h2><pre class="small wrap" data-testid="outcome">{o}</pre></section>
         })}
+        {view.new_colour_health.clone().map(|health| view! {
+            <div data-testid="new-colour-health">
+                <HealthPanel health title=format!("{} (new colour) health; lines mark this deployment's switches", s.to_colour)/>
+            </div>
+        })}
+        <SnapshotsPanel steps=view.steps.clone()/>
+        <DeploymentAudit id=s.id.clone()/>
         <PlanPanel plan=view.plan.clone()/>
     }
+}
+
+/// The snapshots this deployment took before changing anything: what a restore would start from.
+#[component]
+fn SnapshotsPanel(steps: Vec<StepView>) -> impl IntoView {
+    let snapshots: Vec<StepView> = steps
+        .into_iter()
+        .filter(|s| s.kind.starts_with("snapshot_"))
+        .collect();
+    (!snapshots.is_empty()).then(|| {
+        view! {
+            <section class="panel" data-testid="snapshots">
+                <h2>"Snapshots taken"</h2>
+                <ul>
+                    {snapshots.into_iter().map(|s| view! {
+                        <li data-state=s.state.clone()>
+                            <strong>{s.title.clone()}</strong>
+                            {format!(" — {}", s.state)}
+                            {s.finished_at.as_deref().map(|t| format!(" at {}", short_time(t)))}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        }
+    })
+}
+
+/// The audit events about this deployment, newest first, for those who may read the audit trail.
+#[component]
+fn DeploymentAudit(id: String) -> impl IntoView {
+    let me = use_me();
+    if !me.is_some_and(|me| may(me, Permission::ViewAudit)) {
+        return ().into_any();
+    }
+    let target = format!("deployment/{id}");
+    let filter = AuditFilter {
+        target: Some(target.clone()),
+        ..AuditFilter::default()
+    };
+    let events = Resource::new(
+        move || filter.clone(),
+        |filter| list_audit_events(filter, None),
+    );
+    view! {
+        <section class="panel" data-testid="deployment-audit">
+            <h2>"Audit events"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || events.get().map(|result| match result {
+                    Ok(page) => view! {
+                        <ul class="audit-brief small">
+                            {page.events.into_iter().map(|e| view! {
+                                <li data-action=e.record.action.clone() data-outcome=e.record.outcome.as_str()>
+                                    <code>{short_time(&e.occurred_at)}</code>" "
+                                    <strong>{e.record.action.clone()}</strong>
+                                    {format!(" by {} — {}", e.record.actor, e.record.outcome.as_str())}
+                                    {(!e.record.reason.is_empty()).then(|| format!(": {}", e.record.reason))}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <p class="small"><a href=format!("/audit?target={}", target.clone())>"All of them in the audit trail"</a></p>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+    .into_any()
 }
 
 #[component]

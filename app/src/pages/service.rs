@@ -56,11 +56,7 @@ pub fn ServicePage() -> impl IntoView {
             {move || health.get().map(|result| match result {
                 Ok(health) => {
                     let (colours, topology) = service_colours();
-                    // Deploys as chart markers: ECS's deployments for now, Signalbox's own history once it has one.
-                    let markers: Vec<i64> = colours.iter()
-                        .filter_map(|c| c.ecs.as_ref())
-                        .flat_map(|e| e.rollouts.iter().filter_map(|d| d.created_unix))
-                        .collect();
+                    let markers = health.deploy_markers.clone();
                     // Each panel erased to its own type: the page's view type would otherwise nest too deep.
                     view! {
                         {view! { <HealthPanel health=health.clone()/> }.into_any()}

@@ -49,6 +49,7 @@ pub fn query_from(filter: &AuditFilter) -> Result<AuditQuery, AppError> {
         environment: text(&filter.environment),
         from: time("from", &filter.from)?,
         until: time("until", &filter.until)?,
+        target: text(&filter.target),
     })
 }
 

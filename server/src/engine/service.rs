@@ -11,9 +11,9 @@ use crate::storage::{
 };
 use app::auth::Principal;
 use app::dto::{
-    ApprovalView, AuditRecord, AwsCallView, DeploymentAction, DeploymentDetail, DeploymentFilter,
-    DeploymentPage, DeploymentState, DeploymentSummary, NewRelease, Outcome, PlanView, ReleasePage,
-    ReleaseView, StepView,
+    ApprovalView, AuditRecord, AwsCallView, DeployMarker, DeploymentAction, DeploymentDetail,
+    DeploymentFilter, DeploymentPage, DeploymentState, DeploymentSummary, NewRelease, Outcome,
+    PlanView, ReleasePage, ReleaseView, StepView,
 };
 use app::error::AppError;
 use app::services::ReleaseService;
@@ -221,6 +221,39 @@ fn step_view(row: &StepRow, calls: &[AwsCallRow]) -> StepView {
     }
 }
 
+/// How far back the charts' deploy markers reach: the longest chart (the SLO window) and then some.
+const MARKER_DAYS: i64 = 35;
+/// Markers come from this many newest deployments of a service at most.
+const MARKER_DEPLOYMENTS: u32 = 500;
+
+/// A switch that moved traffic, as a chart marker; `None` for a step that is not a switch.
+fn marker(
+    deployment_id: &str,
+    version: &str,
+    phase: &str,
+    params: &str,
+    at: OffsetDateTime,
+) -> Option<DeployMarker> {
+    let Ok(Step::Switch { to, percent }) = serde_json::from_str::<Step>(params) else {
+        return None;
+    };
+    let share = match percent {
+        100 => format!("all traffic to {to}"),
+        p => format!("{p} % to {to}"),
+    };
+    let rollback = Phase::parse(phase) == Phase::Rollback;
+    Some(DeployMarker {
+        at: at.unix_timestamp(),
+        deployment_id: deployment_id.to_string(),
+        label: if rollback {
+            format!("rollback of {version} ({deployment_id}): {share}")
+        } else {
+            format!("{version} ({deployment_id}): {share}")
+        },
+        rollback,
+    })
+}
+
 fn approval_view(row: &ApprovalRow, now: OffsetDateTime) -> ApprovalView {
     ApprovalView {
         actor: row.actor.clone(),
@@ -282,6 +315,34 @@ impl EngineReleases {
         let runtime = self.engine.environment(&row.environment);
         let judgement =
             runtime.and_then(|env| env.health.judgement(&row.service, plan.from_colour));
+        // The new colour's health with this deployment's switches on its charts, once it has tasks: the bake, watched.
+        let deployed = steps
+            .iter()
+            .any(|s| s.kind == "deploy_idle" && s.state == "done");
+        let new_colour_health = runtime
+            .filter(|_| deployed)
+            .and_then(|env| env.health.service(&row.service))
+            .map(|mut health| {
+                let to = plan.to_colour;
+                health.colours.retain(|c| c.colour == to);
+                health.fleet.retain(|f| f.colour == to);
+                health.alarms.retain(|a| a.colour == Some(to));
+                health.slo = None;
+                health.deploy_markers = steps
+                    .iter()
+                    .filter(|s| s.state == "done")
+                    .filter_map(|s| {
+                        marker(
+                            &row.id,
+                            &plan.release_version,
+                            &s.phase,
+                            &s.params,
+                            s.finished_at?,
+                        )
+                    })
+                    .collect();
+                health
+            });
         let backups = match runtime {
             Some(env) => Some(env.backups.view(&env.region).await.verdict),
             None => None,
@@ -322,6 +383,7 @@ impl EngineReleases {
                 .map(|(j, _)| j.fired.into_iter().map(|f| f.message).collect())
                 .unwrap_or_default(),
             backups,
+            new_colour_health,
             plan,
         })
     }
@@ -608,6 +670,31 @@ impl ReleaseService for EngineReleases {
             .await?
             .ok_or_else(|| AppError::not_found(format!("deployment {id:?}")))?;
         self.view(row).await
+    }
+
+    async fn markers(
+        &self,
+        environment: &str,
+        service: &str,
+    ) -> Result<Vec<DeployMarker>, AppError> {
+        let since = OffsetDateTime::now_utc() - time::Duration::days(MARKER_DAYS);
+        let switches = self
+            .engine
+            .storage
+            .switches(environment, service, since, MARKER_DEPLOYMENTS)
+            .await?;
+        Ok(switches
+            .iter()
+            .filter_map(|s| {
+                marker(
+                    &s.deployment_id,
+                    &s.release_version,
+                    &s.phase,
+                    &s.params,
+                    s.finished_at,
+                )
+            })
+            .collect())
     }
 
     async fn deployments(

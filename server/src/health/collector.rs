@@ -675,6 +675,8 @@ impl HealthCollector {
                 .as_ref()
                 .and_then(|all| all.get(index).cloned()),
             slo_state: reading.slo.panel(self.slo.refresh, now),
+            // The release history knows these; the server function adds them.
+            deploy_markers: Vec::new(),
         })
     }
 

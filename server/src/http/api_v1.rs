@@ -242,8 +242,7 @@ async fn service_health(
     Ok(Json(
         state
             .services
-            .health
-            .service(&environment, &service)
+            .service_health(&environment, &service)
             .await?,
     )
     .into_response())

@@ -60,6 +60,8 @@ pub struct AuditQuery {
     pub environment: Option<String>,
     pub from: Option<String>,
     pub until: Option<String>,
+    /// Exactly this target (`deployment/dep-…`).
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -368,6 +368,7 @@ macro_rules! storage_impl {
                        AND ($4 IS NULL OR occurred_at >= $4)
                        AND ($5 IS NULL OR occurred_at < $5)
                        AND ($6 IS NULL OR seq < $6)
+                       AND ($8 IS NULL OR target = $8)
                      ORDER BY seq DESC LIMIT $7",
                 )
                 .bind(&query.actor)
@@ -377,6 +378,7 @@ macro_rules! storage_impl {
                 .bind(&query.until)
                 .bind(before)
                 .bind(i64::from(limit))
+                .bind(&query.target)
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())

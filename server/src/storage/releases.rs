@@ -100,6 +100,17 @@ pub struct ApprovalRow {
     pub expires_at: OffsetDateTime,
 }
 
+/// A switch step that moved traffic: the deployment's (forward) or its rollback's.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SwitchRow {
+    pub deployment_id: String,
+    pub release_version: String,
+    pub phase: String,
+    /// The step's JSON: where the traffic went and how much.
+    pub params: String,
+    pub finished_at: OffsetDateTime,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeploymentQuery {
     pub environment: Option<String>,
@@ -172,6 +183,15 @@ pub trait ReleaseStore: Send + Sync + 'static {
     async fn steps(&self, deployment_id: &str) -> Result<Vec<StepRow>, StorageError>;
     async fn approvals(&self, deployment_id: &str) -> Result<Vec<ApprovalRow>, StorageError>;
     async fn aws_calls(&self, deployment_id: &str) -> Result<Vec<AwsCallRow>, StorageError>;
+    /// The switches of one environment and service since `since`, oldest first, among its `recent` newest
+    /// deployments (so the read stays small however long the history).
+    async fn switches(
+        &self,
+        environment: &str,
+        service: &str,
+        since: OffsetDateTime,
+        recent: u32,
+    ) -> Result<Vec<SwitchRow>, StorageError>;
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StorageError>;
     /// Takes the lease of one deployment that is due and not leased (or whose lease ran out); returns its id.
@@ -382,6 +402,30 @@ macro_rules! release_store_impl {
                      FROM deployment_aws_calls WHERE deployment_id = $1 ORDER BY id",
                 )
                 .bind(deployment_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn switches(
+                &self,
+                environment: &str,
+                service: &str,
+                since: ::time::OffsetDateTime,
+                recent: u32,
+            ) -> Result<Vec<$crate::storage::releases::SwitchRow>, $crate::storage::StorageError> {
+                Ok(sqlx::query_as(
+                    "SELECT s.deployment_id, r.version AS release_version, s.phase, s.params, s.finished_at
+                     FROM (SELECT id, release_id FROM deployments WHERE environment = $1 AND service = $2
+                           ORDER BY seq DESC LIMIT $4) d
+                     JOIN deployment_steps s ON s.deployment_id = d.id
+                     JOIN releases r ON r.id = d.release_id
+                     WHERE s.kind = 'switch' AND s.state = 'done' AND s.finished_at >= $3
+                     ORDER BY s.finished_at",
+                )
+                .bind(environment)
+                .bind(service)
+                .bind(since)
+                .bind(i64::from(recent))
                 .fetch_all(&self.pool)
                 .await?)
             }
