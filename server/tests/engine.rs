@@ -118,8 +118,18 @@ async fn api(
 }
 
 async fn register(console: &TestConsole, token: &str, version: &str, image: &str) -> ReleaseView {
+    register_service(console, token, "api", version, image).await
+}
+
+async fn register_service(
+    console: &TestConsole,
+    token: &str,
+    service: &str,
+    version: &str,
+    image: &str,
+) -> ReleaseView {
     let body = serde_json::json!({
-        "service": "api",
+        "service": service,
         "version": version,
         "image": image,
         "digest": DIGEST,
@@ -425,10 +435,12 @@ async fn an_approved_release_goes_live_on_green_with_snapshots_and_every_change_
 
     // The audit trail has the request, the refusal, the approval, each state and the switch, and is intact.
     let events = console.audit().await;
+    // Each about this deployment, refusals included, so its page can list them.
+    let target = format!("deployment/{id}");
     let has = |action: &str, outcome: Outcome| {
-        events
-            .iter()
-            .any(|e| e.record.action == action && e.record.outcome == outcome)
+        events.iter().any(|e| {
+            e.record.action == action && e.record.outcome == outcome && e.record.target == target
+        })
     };
     assert!(has("deployments.request", Outcome::Allowed));
     assert!(has("deployments.approve", Outcome::Denied));
@@ -611,6 +623,13 @@ async fn the_health_gate_rolls_back_a_bad_release_during_the_bake_and_a_person_c
         .find(|s| s.phase == "rollback" && s.kind == "switch")
         .unwrap();
     assert_eq!(rollback_switch.applied_by.as_deref(), Some("call"));
+    // The bake is where it stopped: failed, with the gate's words; what was left of the plan is skipped.
+    let bake = rolled.steps.iter().find(|s| s.kind == "bake").unwrap();
+    assert_eq!(bake.state, "failed", "{bake:?}");
+    assert!(
+        bake.error.as_deref().unwrap_or_default().contains("5xx"),
+        "{bake:?}"
+    );
     let events = console.audit().await;
     assert!(events
         .iter()
@@ -714,6 +733,139 @@ async fn two_requests_for_one_service_queue_and_run_one_after_the_other() {
         .unwrap_or_default()
         .starts_with("re-planned at start"));
     assert_eq!(live_colour(&console, "staging", "api").await, (0, 100));
+}
+
+/// ECS's circuit breaker fails the new colour's rollout: the deployment fails while waiting for it, with ECS's
+/// reason, and cleans up without moving traffic. Then a service routed by a listener rule (not the listener's
+/// default action) switches by weights on its rule.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_ecs_rollout_fails_before_traffic_moves_and_a_rule_routed_service_switches_by_weights(
+) {
+    let console = TestConsole::start(true, |config| {
+        config.engine.poll = Duration::from_millis(100);
+        for environment in &mut config.environments {
+            environment.deploy.bake_secs = 1;
+            environment.deploy.pause_secs = 1;
+            environment.deploy.scale_down_delay_secs = 0;
+            environment.deploy.ready_timeout_secs = 60;
+            environment.deploy.weights = vec![10, 50, 100];
+            environment.deploy.bake_requires_data = environment.name == "production";
+        }
+    })
+    .await;
+    console.moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
+    );
+    let ci = token(&console, &["releases:write"]).await;
+    let eddie = console.browser_as("eddie").await;
+
+    // Staging runs green; the release goes to blue, whose tasks never start.
+    console.moto.control(
+        "/signalbox-moto/ecs",
+        r#"{"cluster": "accunode-staging", "service": "accunode-staging-api-blue", "rollout": "fail"}"#,
+    );
+    let release = register(&console, &ci, "7.0.0", "accunode-api:7.0.0").await;
+    let id = request(&eddie, &console, &release.id, "staging")
+        .await
+        .summary
+        .id;
+    let failed = wait_for(&console, &id, DeploymentState::Failed).await;
+    let reason = failed.summary.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("ECS rollout of blue failed")
+            && reason.contains("ECS deployment circuit breaker: tasks failed to start."),
+        "{reason}"
+    );
+    let wait_ready = failed
+        .steps
+        .iter()
+        .find(|s| s.kind == "wait_ready")
+        .unwrap();
+    assert_eq!(wait_ready.state, "failed", "{wait_ready:?}");
+    assert!(
+        failed
+            .steps
+            .iter()
+            .filter(|s| s.kind == "switch")
+            .all(|s| s.state != "done"),
+        "no traffic moved"
+    );
+    let cleanup: Vec<_> = failed
+        .steps
+        .iter()
+        .filter(|s| s.phase == "cleanup")
+        .collect();
+    assert!(
+        !cleanup.is_empty() && cleanup.iter().all(|s| s.state == "done"),
+        "{cleanup:?}"
+    );
+    assert_eq!(live_colour(&console, "staging", "api").await, (0, 100));
+
+    // The worker is routed by listener rule 10: its switch moves the rule's weights 10 → 50 → 100 %.
+    let release = register_service(&console, &ci, "worker", "7.0.0", "accunode-worker:7.0.0").await;
+    let id = request(&eddie, &console, &release.id, "staging")
+        .await
+        .summary
+        .id;
+    let done = wait_for(&console, &id, DeploymentState::Done).await;
+    let to = done.plan.to_colour;
+    let switches: Vec<_> = done.steps.iter().filter(|s| s.kind == "switch").collect();
+    assert_eq!(switches.len(), 3, "{switches:?}");
+    for (switch, percent) in switches.iter().zip([10, 50, 100]) {
+        assert!(
+            switch.detail.starts_with("listener rule 10: ")
+                && switch.detail.contains(&format!("{to} {percent} %")),
+            "{switch:?}"
+        );
+        assert_eq!(switch.calls.len(), 1);
+        assert_eq!(switch.calls[0].operation, "ELBv2 ModifyRule");
+        assert!(switch.calls[0].request_id.is_some());
+    }
+    let shares = live_colour(&console, "staging", "worker").await;
+    assert_eq!(
+        shares,
+        match to {
+            Colour::Blue => (100, 0),
+            Colour::Green => (0, 100),
+        }
+    );
+    // The api's listener default action was not touched by the worker's switch.
+    assert_eq!(live_colour(&console, "staging", "api").await, (0, 100));
+
+    // Production asks for data: the emulator publishes no metrics for green, so the bake cannot pass on its own.
+    // It halts for a person, who rolls back (typing the service's name, as production asks).
+    let release = register(&console, &ci, "7.0.1", "accunode-api:7.0.1").await;
+    let id = request(&eddie, &console, &release.id, "production")
+        .await
+        .summary
+        .id;
+    let rita = console.browser_as("rita").await;
+    let (status, body) = act(
+        &rita,
+        &console,
+        "decide",
+        &[("id", &id), ("action", "approve"), ("reason", "CAB-7")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let halted = wait_for(&console, &id, DeploymentState::Halted).await;
+    let reason = halted.summary.reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("the bake ended with no health data for green"),
+        "{reason}"
+    );
+    assert_eq!(live_colour(&console, "production", "api").await, (0, 100));
+    let (status, body) = act(
+        &rita,
+        &console,
+        "rollback",
+        &[("id", &id), ("action", "rollback_now"), ("confirm", "api")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for(&console, &id, DeploymentState::RolledBack).await;
+    assert_eq!(live_colour(&console, "production", "api").await, (100, 0));
 }
 
 #[tokio::test(flavor = "multi_thread")]

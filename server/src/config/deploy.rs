@@ -103,6 +103,9 @@ pub struct DeployPolicy {
     /// Wait between weighted steps.
     pub pause_secs: u64,
     pub bake_secs: u64,
+    /// A bake that ends with no health data for the new colour halts for a person (retry the step to watch
+    /// again, or roll back) instead of passing: no data proves nothing.
+    pub bake_requires_data: bool,
     pub scale_down_delay_secs: u64,
     pub ready_timeout_secs: u64,
     /// Switches and rollbacks ask for the service's name to be typed.
@@ -121,6 +124,7 @@ impl Default for DeployPolicy {
             weights: vec![100],
             pause_secs: 60,
             bake_secs: 600,
+            bake_requires_data: false,
             scale_down_delay_secs: 900,
             ready_timeout_secs: 900,
             typed_confirmation: false,

@@ -12,6 +12,8 @@ pub const EVENTS: &[&str] = &[
     "switched",
     "rolled_back",
     "failed",
+    // Stopped on an error it would not retry: someone must retry the step or roll back.
+    "halted",
     "break_glass",
 ];
 

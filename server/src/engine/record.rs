@@ -69,6 +69,14 @@ impl Steps {
         &mut self.rows[index]
     }
 
+    /// The step where the deployment could not go on (the gate failed, ECS's rollout failed): failed, with why.
+    pub fn fail(&mut self, index: usize, reason: &str, now: OffsetDateTime) {
+        let row = self.get_mut(index);
+        row.state = "failed".into();
+        row.finished_at = Some(now);
+        row.error = Some(reason.to_string());
+    }
+
     /// Marks every unfinished step skipped (a rollback or cancel replaces them).
     pub fn skip_remaining(&mut self, now: OffsetDateTime) {
         for (i, row) in self.rows.iter_mut().enumerate() {

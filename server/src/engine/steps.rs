@@ -104,6 +104,13 @@ fn gate_failure(ctx: &StepContext, colour: Colour) -> Option<(String, serde_json
     ))
 }
 
+/// Whether the gate has read any metrics for `colour`.
+fn has_data(ctx: &StepContext, colour: Colour) -> bool {
+    ctx.health
+        .and_then(|h| h.judgement(&ctx.service.name, colour))
+        .is_some_and(|(j, _)| j.verdict != Verdict::NoData)
+}
+
 fn gate_words(ctx: &StepContext, colour: Colour) -> String {
     match ctx
         .health
@@ -261,10 +268,15 @@ pub async fn observe(ctx: &StepContext<'_>, step: &Step) -> Result<Observation, 
                 });
             };
             let primary = state.deployments.iter().find(|d| d.status == "PRIMARY");
-            if let Some(failed) = primary.filter(|d| d.rollout_state.as_deref() == Some("FAILED")) {
+            // Our rollout failed: still PRIMARY, or ACTIVE beside the old revision the circuit breaker rolled back
+            // to (which is ECS's doing, not a change outside Signalbox).
+            if let Some(failed) = state.deployments.iter().find(|d| {
+                d.task_definition_arn == arn && d.rollout_state.as_deref() == Some("FAILED")
+            }) {
                 return Ok(Observation::Fail {
                     reason: format!(
-                        "ECS rollout of {colour} failed: {}",
+                        "ECS rollout of {colour} failed ({} tasks failed to start): {}",
+                        failed.failed_tasks,
                         failed
                             .rollout_state_reason
                             .clone()
@@ -342,7 +354,7 @@ pub async fn observe(ctx: &StepContext<'_>, step: &Step) -> Result<Observation, 
             let goal = target_shares(*to, *percent);
             if now_shares == goal {
                 return Ok(Observation::Done {
-                    detail: format!("listener: {}", describe_shares(goal)),
+                    detail: format!("{}: {}", route_name(ctx.service), describe_shares(goal)),
                     result: Some(json!({ "blue": goal.0, "green": goal.1 })),
                 });
             }
@@ -400,6 +412,19 @@ pub async fn observe(ctx: &StepContext<'_>, step: &Step) -> Result<Observation, 
             }
             let total = Duration::from_secs(*secs);
             let gone = elapsed(ctx);
+            let baking = matches!(step, Step::Bake { .. });
+            if gone >= total
+                && baking
+                && ctx.environment.deploy.bake_requires_data
+                && !has_data(ctx, colour)
+            {
+                return Ok(Observation::Halt {
+                    reason: format!(
+                        "the bake ended with no health data for {colour}: no traffic or no metrics reached it, so \
+                         nothing shows it works; retry the step to watch again, or roll back"
+                    ),
+                });
+            }
             if gone >= total {
                 return Ok(Observation::Done {
                     detail: format!(
@@ -598,7 +623,7 @@ pub async fn change(ctx: &StepContext<'_>, step: &Step) -> Result<Changed, AwsEr
                     None => "ELBv2 ModifyListener",
                 },
                 request_id: applied.request_id,
-                detail: format!("listener: {}", describe_shares(goal)),
+                detail: format!("{}: {}", route_name(ctx.service), describe_shares(goal)),
                 result: Some(json!({ "blue": goal.0, "green": goal.1 })),
                 finished: true,
             })
@@ -628,6 +653,14 @@ pub async fn change(ctx: &StepContext<'_>, step: &Step) -> Result<Changed, AwsEr
             result: None,
             finished: true,
         }),
+    }
+}
+
+/// What carries the service's traffic, in the timeline's words: the listener's default action or one rule.
+fn route_name(service: &ServiceConfig) -> String {
+    match service.rule_priority {
+        Some(priority) => format!("listener rule {priority}"),
+        None => "listener".into(),
     }
 }
 

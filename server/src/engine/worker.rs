@@ -234,7 +234,7 @@ impl Work<'_> {
             self.row.environment,
             self.row.reason.clone().unwrap_or_default()
         );
-        self.announcements.push(("failed", text));
+        self.announcements.push(("halted", text));
         self.write(steps, false).await.map(|_| ())
     }
 
@@ -455,7 +455,7 @@ impl Work<'_> {
                 self.halt(changed, reason).await
             }
             Observation::Fail { reason, outcome } => {
-                steps.get_mut(index).error = Some(reason.clone());
+                steps.fail(index, &reason, self.now);
                 steps.skip_remaining(self.now);
                 steps.append(
                     &cleanup_steps(service, super::actions::colour(&self.row.from_colour)),
@@ -476,7 +476,7 @@ impl Work<'_> {
                 self.write(steps.changed(), false).await.map(|_| ())
             }
             Observation::RollBack { reason, outcome } => {
-                steps.get_mut(index).error = Some(reason.clone());
+                steps.fail(index, &reason, self.now);
                 steps.skip_remaining(self.now);
                 steps.append(
                     &rollback_steps(service, super::actions::colour(&self.row.from_colour)),
