@@ -1,12 +1,12 @@
 //! A console process killed mid-switch: replica A has sent ModifyListener and the emulator has applied it, but
 //! A dies before the answer arrives (the harness holds it). Replica B, on the same PostgreSQL, takes the lease
 //! when it runs out, reads the listener, finds it already on green, records the step as found done and finishes
-//! the deployment. Each change reached AWS exactly once.
+//! the deployment. Each change reached AWS exactly once. And two replicas sent requests for one service at the same
+//! moment: one runs, the other queues; the runner's replica is killed while waiting for green, the other finishes both.
 
 mod support;
 
 use app::dto::{CreatedToken, DeploymentDetail, DeploymentState};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::browser::Browser;
 use support::idp::Idp;
@@ -20,31 +20,18 @@ fn start(
     idp: &Idp,
     moto: &Moto,
 ) -> Replica {
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_signalbox"))
-        .current_dir(repo_root())
-        .env("SIGNALBOX_CONFIG", config)
-        .env("SIGNALBOX_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SIGNALBOX_PUBLIC_URL", &base)
-        .env("DATABASE_URL", database_url)
-        .env("SIGNALBOX_OIDC_ISSUER", &idp.issuer)
-        .env("SIGNALBOX_OIDC_CLIENT_SECRET", "signalbox-demo-secret")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("SIGNALBOX_AWS_MAX_ATTEMPTS", "1")
-        .env("SIGNALBOX_AWS_ATTEMPT_TIMEOUT_MS", "20000")
-        .env("SIGNALBOX_AWS_OPERATION_TIMEOUT_MS", "30000")
-        .env("SIGNALBOX_POLL_INTERVAL_SECS", "1")
-        .env("SIGNALBOX_ENGINE_LEASE_SECS", "3")
-        .env("SIGNALBOX_ENGINE_POLL_MS", "100")
-        .env("LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the signalbox binary");
-    Replica { base, child }
+    Replica::spawn(
+        env!("CARGO_BIN_EXE_signalbox"),
+        port,
+        config,
+        database_url,
+        idp,
+        moto,
+        &[
+            ("SIGNALBOX_POLL_INTERVAL_SECS", "1"),
+            ("SIGNALBOX_ENGINE_LEASE_SECS", "3"),
+        ],
+    )
 }
 
 async fn api(
@@ -69,18 +56,9 @@ async fn api(
     serde_json::from_str(&text).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_with_one_listener_change(
-) {
-    let database = support::postgres::create_database().await;
-    let moto = Moto::seeded(&repo_root().join("signalbox.example.toml"));
-    moto.control(
-        "/signalbox-moto/config",
-        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
-    );
-    // Production as configured, but approved on request, a 2-second bake and the old colour kept 1 second.
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("signalbox.toml");
+/// Production as configured, but approved on request, a 2-second bake and the old colour kept 1 second.
+fn fast_production_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("signalbox.toml");
     let text = std::fs::read_to_string(repo_root().join("signalbox.example.toml"))
         .unwrap()
         .replace("approvals_required = 1 ", "approvals_required = 0 ")
@@ -88,20 +66,16 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
         .replace("scale_down_delay_secs = 900 ", "scale_down_delay_secs = 1 ");
     assert!(text.contains("bake_secs = 2 "));
     std::fs::write(&config, text).unwrap();
+    config
+}
 
-    let (port_a, port_b) = (free_port(), free_port());
-    let bases = [
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ];
-    let idp = Idp::start(&bases);
-    let mut a = start(port_a, &config, &database.url, &idp, &moto);
-    wait_ready(&a.base).await;
+/// A CI token made by the admin through `base`.
+async fn ci_token(base: &str) -> String {
     let admin = Browser::new();
-    assert_eq!(admin.sign_in(&a.base, "ada", "/").await.status, 200);
+    assert_eq!(admin.sign_in(base, "ada", "/").await.status, 200);
     let created = admin
         .post_form(
-            &format!("{}/api/tokens/create", a.base),
+            &format!("{base}/api/tokens/create"),
             &[
                 ("name", "ci"),
                 ("scopes[0]", "releases:write"),
@@ -111,9 +85,83 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
             ],
         )
         .await;
-    let token = serde_json::from_str::<CreatedToken>(&created.body)
+    serde_json::from_str::<CreatedToken>(&created.body)
         .unwrap()
-        .secret;
+        .secret
+}
+
+/// Waits (up to 90 s, by the API's long poll) until the deployment is finished or halted.
+async fn wait_finished(base: &str, token: &str, id: &str) -> DeploymentDetail {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let waited = api(
+            base,
+            token,
+            reqwest::Method::GET,
+            &format!("/api/v1/deployments/{id}/wait?timeout_secs=10"),
+            None,
+        )
+        .await;
+        let detail: DeploymentDetail =
+            serde_json::from_value(waited["deployment"].clone()).unwrap();
+        if detail.summary.state.is_terminal() || detail.summary.state == DeploymentState::Halted {
+            return detail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not finished: {:?}",
+            detail.summary
+        );
+    }
+}
+
+async fn register(base: &str, token: &str, version: &str) -> String {
+    let release = api(
+        base,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/releases",
+        Some(serde_json::json!({
+            "service": "api", "version": version, "image": format!("accunode-api:{version}")
+        })),
+    )
+    .await;
+    release["id"].as_str().unwrap().to_string()
+}
+
+async fn request_deploy(base: &str, token: &str, release: &str) -> String {
+    let requested = api(
+        base,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/deployments",
+        Some(serde_json::json!({ "release": release, "environment": "production" })),
+    )
+    .await;
+    requested["summary"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_with_one_listener_change(
+) {
+    let database = support::postgres::create_database().await;
+    let moto = Moto::seeded(&repo_root().join("signalbox.example.toml"));
+    moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = fast_production_config(dir.path());
+
+    let (port_a, port_b) = (free_port(), free_port());
+    let bases = [
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    ];
+    let idp = Idp::start(&bases);
+    let mut a = start(port_a, &config, &database.url, &idp, &moto);
+    wait_ready(&a.base).await;
+    let token = ci_token(&a.base).await;
 
     // Replica A will send the ModifyListener; the emulator applies it and holds the answer for 20 s.
     moto.control(
@@ -121,27 +169,8 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
         r#"{"operation": "ModifyListener", "delay_ms": 20000, "phase": "after", "count": 1}"#,
     );
     let _ = moto.aws_requests(true).await;
-    let release = api(
-        &a.base,
-        &token,
-        reqwest::Method::POST,
-        "/api/v1/releases",
-        Some(serde_json::json!({
-            "service": "api", "version": "5.0.0", "image": "accunode-api:5.0.0"
-        })),
-    )
-    .await;
-    let requested = api(
-        &a.base,
-        &token,
-        reqwest::Method::POST,
-        "/api/v1/deployments",
-        Some(serde_json::json!({
-            "release": release["id"], "environment": "production"
-        })),
-    )
-    .await;
-    let id = requested["summary"]["id"].as_str().unwrap().to_string();
+    let release = register(&a.base, &token, "5.0.0").await;
+    let id = request_deploy(&a.base, &token, &release).await;
 
     // As soon as the ModifyListener reached the emulator, A dies: SIGKILL, nothing recorded after the call.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -164,27 +193,7 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
     // B starts on the same database, waits out A's 3-second lease, and finishes.
     let b = start(port_b, &config, &database.url, &idp, &moto);
     wait_ready(&b.base).await;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let done: DeploymentDetail = loop {
-        let waited = api(
-            &b.base,
-            &token,
-            reqwest::Method::GET,
-            &format!("/api/v1/deployments/{id}/wait?timeout_secs=10"),
-            None,
-        )
-        .await;
-        let detail: DeploymentDetail =
-            serde_json::from_value(waited["deployment"].clone()).unwrap();
-        if detail.summary.state.is_terminal() || detail.summary.state == DeploymentState::Halted {
-            break detail;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not finished: {:?}",
-            detail.summary
-        );
-    };
+    let done = wait_finished(&b.base, &token, &id).await;
     assert_eq!(
         done.summary.state,
         DeploymentState::Done,
@@ -230,5 +239,132 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
         .broken
         .is_none());
     drop(b);
+    support::postgres::drop_database(&database).await;
+}
+
+/// Two replicas on one PostgreSQL, each sent a request for production/api at the same moment: one runs, the
+/// other queues behind it. The replica running the first is killed while it waits for green to become ready; the
+/// other takes the lease when it runs out, finishes the first, then runs the second. Each change reached AWS once.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_to_two_replicas_queue_and_a_replica_killed_while_waiting_for_ready_is_resumed(
+) {
+    let database = support::postgres::create_database().await;
+    let moto = Moto::seeded(&repo_root().join("signalbox.example.toml"));
+    // Tasks take 3 s to start: long enough to kill a replica while it waits for them.
+    moto.control(
+        "/signalbox-moto/config",
+        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 3}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = fast_production_config(dir.path());
+    let (port_a, port_b) = (free_port(), free_port());
+    let bases = [
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    ];
+    let idp = Idp::start(&bases);
+    let a = start(port_a, &config, &database.url, &idp, &moto);
+    let b = start(port_b, &config, &database.url, &idp, &moto);
+    wait_ready(&a.base).await;
+    wait_ready(&b.base).await;
+    let token = ci_token(&a.base).await;
+    let first_release = register(&a.base, &token, "6.0.0").await;
+    let second_release = register(&b.base, &token, "6.0.1").await;
+    let _ = moto.aws_requests(true).await;
+
+    let (one, two) = tokio::join!(
+        request_deploy(&a.base, &token, &first_release),
+        request_deploy(&b.base, &token, &second_release)
+    );
+
+    // Whichever was claimed first runs; the other shows queued behind it. Never two active at once.
+    let store = server::storage::connect(&support::database_config(&database.url))
+        .await
+        .unwrap();
+    let active = |state: &str| {
+        !matches!(state, "requested" | "queued")
+            && !DeploymentState::parse(state).unwrap().is_terminal()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (running, waiting) = loop {
+        let x = store.deployment(&one).await.unwrap().unwrap();
+        let y = store.deployment(&two).await.unwrap().unwrap();
+        assert!(
+            !(active(&x.state) && active(&y.state)),
+            "both active: {} {}",
+            x.state,
+            y.state
+        );
+        if x.state == "ready" && y.state == "queued" {
+            break (x, y);
+        }
+        if y.state == "ready" && x.state == "queued" {
+            break (y, x);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never one waiting for ready and one queued: {} {}",
+            x.state,
+            y.state
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Kill a replica while the running deployment waits for green's tasks: the one holding its lease if one does
+    // (a lease is held only during a tick; between polls any replica may take the next one).
+    let holder = running.lease_owner.clone().unwrap_or_default();
+    let b_pid = format!(":{}:", b.child.id());
+    let (mut victim, survivor) = if holder.contains(&b_pid) {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    victim.child.kill().unwrap();
+    victim.child.wait().unwrap();
+
+    let first = wait_finished(&survivor.base, &token, &running.id).await;
+    let second = wait_finished(&survivor.base, &token, &waiting.id).await;
+    assert_eq!(
+        first.summary.state,
+        DeploymentState::Done,
+        "{:?}",
+        first.summary.reason
+    );
+    assert_eq!(
+        second.summary.state,
+        DeploymentState::Done,
+        "{:?}",
+        second.summary.reason
+    );
+    let ready = first.steps.iter().find(|s| s.kind == "wait_ready").unwrap();
+    assert_eq!(ready.state, "done", "{ready:?}");
+    // One after the other; the second was re-planned because the first changed the live colour.
+    let first_end = first.summary.finished_at.clone().unwrap();
+    let second_start = second.steps[0].started_at.clone().unwrap();
+    assert!(second_start >= first_end, "{second_start} < {first_end}");
+    assert_ne!(first.plan.to_colour, second.plan.to_colour);
+
+    // Each change reached AWS once per deployment, whichever replica made it.
+    let counts = moto.requests_by_operation().await;
+    let count = |op: &str| counts.get(op).copied().unwrap_or(0);
+    assert_eq!(count("ecs:RegisterTaskDefinition"), 2, "{counts:?}");
+    assert_eq!(
+        count("ecs:UpdateService"),
+        4,
+        "deploy + scale down, twice: {counts:?}"
+    );
+    assert_eq!(
+        count("elasticloadbalancing:ModifyListener"),
+        2,
+        "{counts:?}"
+    );
+    assert_eq!(count("rds:CreateDBSnapshot"), 2, "{counts:?}");
+    assert_eq!(count("elasticache:CreateSnapshot"), 2, "{counts:?}");
+    assert!(server::audit::verify(&store)
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+    drop(survivor);
     support::postgres::drop_database(&database).await;
 }
