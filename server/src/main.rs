@@ -4,13 +4,15 @@
 //!   signalbox check-config    validate the configuration and print it, secrets redacted
 //!   signalbox migrate         bring the database schema up to date and exit
 //!   signalbox audit-verify    re-compute the audit trail's hash chain: exit 0 when intact, 1 at the first break
+//!   signalbox token-create NAME SCOPE…   create an API token (30 days) and print its secret: the first CI token,
+//!                             or a script's, without a browser; audited as the local operator
 
 use server::bootstrap;
 use server::config::Config;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: signalbox [serve | check-config | migrate | audit-verify]\n\
+const USAGE: &str = "usage: signalbox [serve | check-config | migrate | audit-verify | token-create NAME SCOPE…]\n\
 configuration: SIGNALBOX_CONFIG=path/to/signalbox.toml plus environment variables; see signalbox.example.toml";
 
 fn main() -> ExitCode {
@@ -75,9 +77,73 @@ fn main() -> ExitCode {
                 }
             }
         }),
+        "token-create" => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            runtime.block_on(token_create(&config, &args))
+        }
         other => {
             eprintln!("signalbox: unknown command {other:?}\n{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Creates an API token as the local operator (whoever can reach the database is trusted with it) and prints the
+/// secret alone on stdout, for scripts.
+async fn token_create(config: &Config, args: &[String]) -> ExitCode {
+    use app::services::TokenService;
+    const VALID_DAYS: u32 = 30;
+    let Some((name, scopes)) = args.split_first() else {
+        eprintln!("usage: signalbox token-create NAME SCOPE… (scopes: read, audit:read, releases:write, deployments:request, deployments:approve)");
+        return ExitCode::from(2);
+    };
+    let (name, scopes) = match app::api::tokens::checked_token_request(name, scopes, VALID_DAYS) {
+        Ok(checked) => checked,
+        Err(e) => {
+            eprintln!("signalbox: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let storage = match server::storage::connect(&config.database).await {
+        Ok(storage) => storage,
+        Err(e) => {
+            eprintln!("signalbox: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let operator = app::auth::Principal {
+        subject: "signalbox-cli".into(),
+        name: "local operator".into(),
+        kind: app::auth::PrincipalKind::User,
+        roles: Vec::new(),
+        scopes: Vec::new(),
+        owner: None,
+    };
+    let audit = app::dto::AuditRecord {
+        actor: operator.subject.clone(),
+        actor_kind: "system".into(),
+        authority: "database access".into(),
+        action: "token.create".into(),
+        target: String::new(),
+        environment: None,
+        parameters: "{}".into(),
+        outcome: app::dto::Outcome::Allowed,
+        reason: "created with signalbox token-create".into(),
+        request_id: String::new(),
+        client_addr: String::new(),
+    };
+    let tokens = server::identity::tokens::StoredTokens::new(storage);
+    match tokens
+        .create(&operator, &name, &scopes, VALID_DAYS, audit)
+        .await
+    {
+        Ok(created) => {
+            println!("{}", created.secret);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("signalbox: {e}");
+            ExitCode::FAILURE
         }
     }
 }

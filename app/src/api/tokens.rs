@@ -26,13 +26,14 @@ pub async fn create_token(
     crate::services::respond(create_checked(principal, name, scopes, valid_days).await)
 }
 
+/// A token request checked: its trimmed name and its scopes, or an error naming the field. Also used by the
+/// `signalbox token-create` command.
 #[cfg(feature = "ssr")]
-async fn create_checked(
-    principal: crate::auth::Principal,
-    name: String,
-    scopes: Vec<String>,
+pub fn checked_token_request(
+    name: &str,
+    scopes: &[String],
     valid_days: u32,
-) -> Result<CreatedToken, AppError> {
+) -> Result<(String, Vec<Scope>), AppError> {
     let name = name.trim().to_string();
     if name.is_empty() || name.len() > 80 {
         return Err(AppError::Validation {
@@ -41,7 +42,7 @@ async fn create_checked(
         });
     }
     let mut parsed = Vec::new();
-    for scope in &scopes {
+    for scope in scopes {
         let scope = Scope::parse(scope.trim()).ok_or_else(|| AppError::Validation {
             field: "scopes".into(),
             message: format!(
@@ -65,6 +66,17 @@ async fn create_checked(
             message: format!("a token is valid for 1 to {MAX_TOKEN_DAYS} days"),
         });
     }
+    Ok((name, parsed))
+}
+
+#[cfg(feature = "ssr")]
+async fn create_checked(
+    principal: crate::auth::Principal,
+    name: String,
+    scopes: Vec<String>,
+    valid_days: u32,
+) -> Result<CreatedToken, AppError> {
+    let (name, parsed) = checked_token_request(&name, &scopes, valid_days)?;
     let caller = crate::auth::caller()?;
     let audit = caller.record("token.create", Outcome::Allowed, "");
     crate::services::services()?
