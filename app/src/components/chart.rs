@@ -36,10 +36,16 @@ impl Scale {
     }
 }
 
-/// The time span of the points, never empty.
-fn span(points: &[(i64, f64)]) -> (i64, i64) {
+/// The time span of the points, never empty, stretched to the newest marker after them: a deploy made since the
+/// last point (today's, on a daily chart) is drawn at the right edge, not dropped.
+fn span(points: &[(i64, f64)], markers: &[DeployMarker]) -> (i64, i64) {
     let t0 = points[0].0;
-    (t0, points[points.len() - 1].0.max(t0 + 1))
+    let t1 = markers
+        .iter()
+        .map(|m| m.at)
+        .filter(|at| *at >= t0)
+        .fold(points[points.len() - 1].0, i64::max);
+    (t0, t1.max(t0 + 1))
 }
 
 fn describe(points: &[(i64, f64)], threshold: Option<f64>, unit: &str) -> String {
@@ -92,7 +98,7 @@ pub fn Sparkline(
     if points.is_empty() {
         return view! { <p class="sparkline-empty muted small">"no data"</p> }.into_any();
     }
-    let (t0, t1) = span(&points);
+    let (t0, t1) = span(&points, &markers);
     let hi = points
         .iter()
         .map(|(_, v)| *v)
@@ -171,7 +177,7 @@ pub fn TimeSeries(
     if points.is_empty() {
         return view! { <p class="sparkline-empty muted small">"no data"</p> }.into_any();
     }
-    let (t0, t1) = span(&points);
+    let (t0, t1) = span(&points, &markers);
     let values = points.iter().map(|(_, v)| *v).chain(threshold);
     let (min, max) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let margin = ((max - min) * 0.1).max(f64::EPSILON);
@@ -219,6 +225,20 @@ pub fn TimeSeries(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deploy_after_the_last_point_stretches_the_span_and_an_older_one_does_not() {
+        let points = [(1_000, 1.0), (2_000, 2.0)];
+        let marker = |at| DeployMarker {
+            at,
+            deployment_id: "dep-1".into(),
+            label: String::new(),
+            rollback: false,
+        };
+        assert_eq!(span(&points, &[]), (1_000, 2_000));
+        assert_eq!(span(&points, &[marker(2_600)]), (1_000, 2_600));
+        assert_eq!(span(&points, &[marker(500), marker(1_500)]), (1_000, 2_000));
+    }
 
     #[test]
     fn days_are_labelled_in_the_civil_calendar() {
