@@ -578,30 +578,9 @@ async fn the_health_gate_rolls_back_a_bad_release_during_the_bake_and_a_person_c
 
     // Green answers 7 % 5xx: the gate's rule "5xx > 5 % for 2 min" fires and the engine rolls back by itself.
     let run_dir = tempfile::tempdir().unwrap();
-    console.moto.traffic(
-        &[
-            "degrade",
-            "production",
-            "api",
-            "green",
-            "--error-rate",
-            "0.07",
-            "--p95-ms",
-            "300",
-        ],
-        run_dir.path(),
-    );
-    console.moto.traffic(
-        &[
-            "run",
-            "--once",
-            "--backfill-minutes",
-            "6",
-            "--backfill-delay",
-            "0",
-        ],
-        run_dir.path(),
-    );
+    console
+        .moto
+        .publish_five_percent_breach("production", "api", "green", run_dir.path());
     let rolled = wait_for(&console, &id, DeploymentState::RolledBack).await;
     assert_eq!(live_colour(&console, "production", "api").await, (100, 0));
     let reason = rolled.summary.reason.clone().unwrap_or_default();

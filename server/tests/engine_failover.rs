@@ -6,9 +6,9 @@
 
 mod support;
 
-use app::dto::{CreatedToken, DeploymentDetail, DeploymentState};
+use app::dto::{DeploymentDetail, DeploymentState};
 use std::time::{Duration, Instant};
-use support::browser::Browser;
+use support::api::{admin_token, call as api};
 use support::idp::Idp;
 use support::moto::{free_port, repo_root, Moto};
 use support::replica::{wait_ready, Replica};
@@ -34,28 +34,6 @@ fn start(
     )
 }
 
-async fn api(
-    base: &str,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> serde_json::Value {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
 /// Production as configured, but approved on request, a 2-second bake and the old colour kept 1 second.
 fn fast_production_config(dir: &std::path::Path) -> std::path::PathBuf {
     let config = dir.join("signalbox.toml");
@@ -67,27 +45,6 @@ fn fast_production_config(dir: &std::path::Path) -> std::path::PathBuf {
     assert!(text.contains("bake_secs = 2 "));
     std::fs::write(&config, text).unwrap();
     config
-}
-
-/// A CI token made by the admin through `base`.
-async fn ci_token(base: &str) -> String {
-    let admin = Browser::new();
-    assert_eq!(admin.sign_in(base, "ada", "/").await.status, 200);
-    let created = admin
-        .post_form(
-            &format!("{base}/api/tokens/create"),
-            &[
-                ("name", "ci"),
-                ("scopes[0]", "releases:write"),
-                ("scopes[1]", "deployments:request"),
-                ("scopes[2]", "read"),
-                ("valid_days", "1"),
-            ],
-        )
-        .await;
-    serde_json::from_str::<CreatedToken>(&created.body)
-        .unwrap()
-        .secret
 }
 
 /// Waits (up to 90 s, by the API's long poll) until the deployment is finished or halted.
@@ -161,7 +118,7 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
     let idp = Idp::start(&bases);
     let mut a = start(port_a, &config, &database.url, &idp, &moto);
     wait_ready(&a.base).await;
-    let token = ci_token(&a.base).await;
+    let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
 
     // Replica A will send the ModifyListener; the emulator applies it and holds the answer for 20 s.
     moto.control(
@@ -267,7 +224,7 @@ async fn concurrent_requests_to_two_replicas_queue_and_a_replica_killed_while_wa
     let b = start(port_b, &config, &database.url, &idp, &moto);
     wait_ready(&a.base).await;
     wait_ready(&b.base).await;
-    let token = ci_token(&a.base).await;
+    let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
     let first_release = register(&a.base, &token, "6.0.0").await;
     let second_release = register(&b.base, &token, "6.0.1").await;
     let _ = moto.aws_requests(true).await;

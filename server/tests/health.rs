@@ -33,30 +33,9 @@ async fn a_degraded_colour_fails_the_gate_with_the_rule_and_numbers_and_an_idle_
     // ECS in the harness settles 0.2 s after seeding: let the traffic generator see running tasks.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     // Production api blue has been answering 7 % 5xx (at a normal p95) for the last six minutes.
-    console.moto.traffic(
-        &[
-            "degrade",
-            "production",
-            "api",
-            "blue",
-            "--error-rate",
-            "0.07",
-            "--p95-ms",
-            "300",
-        ],
-        run_dir.path(),
-    );
-    console.moto.traffic(
-        &[
-            "run",
-            "--once",
-            "--backfill-minutes",
-            "6",
-            "--backfill-delay",
-            "0",
-        ],
-        run_dir.path(),
-    );
+    console
+        .moto
+        .publish_five_percent_breach("production", "api", "blue", run_dir.path());
 
     let degraded = health(&console, "production", "api").await;
     let blue = colour(&degraded, Colour::Blue);

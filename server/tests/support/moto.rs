@@ -159,6 +159,41 @@ impl Moto {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// One colour has been answering 7 % 5xx at a normal p95 (300 ms) for the last six minutes: degrades it in the
+    /// traffic generator and publishes the six minutes at once. Enough for the gate's "5xx > 5 % for 2 min".
+    pub fn publish_five_percent_breach(
+        &self,
+        environment: &str,
+        service: &str,
+        colour: &str,
+        run_dir: &Path,
+    ) {
+        self.traffic(
+            &[
+                "degrade",
+                environment,
+                service,
+                colour,
+                "--error-rate",
+                "0.07",
+                "--p95-ms",
+                "300",
+            ],
+            run_dir,
+        );
+        self.traffic(
+            &[
+                "run",
+                "--once",
+                "--backfill-minutes",
+                "6",
+                "--backfill-delay",
+                "0",
+            ],
+            run_dir,
+        );
+    }
+
     /// Runs Python with boto3 against this moto: how tests change AWS behind the console's back.
     /// `boto3`, `json` and `ENDPOINT` are in scope.
     pub fn python(&self, code: &str) -> String {
