@@ -86,6 +86,7 @@ fn query_parameters(path: &str) -> Vec<Value> {
             text("environment"),
             text("from"),
             text("until"),
+            text("target"),
             int("before"),
             int("limit"),
         ],
