@@ -36,8 +36,9 @@ impl ReleaseView {
     }
 }
 
-/// What CI sends to register a build.
+/// What CI sends to register a build. An unknown field is refused: a misspelt `tiket_url` would otherwise be lost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewRelease {
     pub service: String,
     pub version: String,

@@ -60,7 +60,7 @@ pub fn validate_release(release: &NewRelease, services: &[&str]) -> Result<(), A
         ));
     }
     if release.image.trim().is_empty()
-        || release.image.len() > 512
+        || release.image.chars().count() > 512
         || release
             .image
             .chars()
@@ -90,15 +90,19 @@ pub fn validate_release(release: &NewRelease, services: &[&str]) -> Result<(), A
     if !commit_ok {
         return Err(invalid("commit", "7 to 40 hex digits"));
     }
-    if release.notes.len() > 10_000 {
+    if release.notes.chars().count() > 10_000 {
         return Err(invalid("notes", "at most 10,000 characters"));
     }
     if let Some(url) = &release.ticket_url {
         let ok = url::Url::parse(url)
             .ok()
             .is_some_and(|u| matches!(u.scheme(), "http" | "https"));
-        if !ok || url.len() > 1000 {
-            return Err(invalid("ticket_url", "an http(s) URL"));
+        // A URI is ASCII (RFC 3986): a link with other characters arrives percent-encoded.
+        if !ok || !url.is_ascii() || url.len() > 1000 {
+            return Err(invalid(
+                "ticket_url",
+                "an http(s) URL, ASCII (percent-encoded)",
+            ));
         }
     }
     for (name, value) in &release.environment {
@@ -112,7 +116,7 @@ pub fn validate_release(release: &NewRelease, services: &[&str]) -> Result<(), A
                 format!("{name:?} is not a variable name (A-Z, 0-9, _)"),
             ));
         }
-        if value.len() > 4096 || value.chars().any(|c| c.is_control()) {
+        if value.chars().count() > 4096 || value.chars().any(|c| c.is_control()) {
             return Err(invalid(
                 "environment",
                 format!("the value of {name} is too long or has control characters"),
@@ -850,5 +854,73 @@ impl ReleaseService for EngineReleases {
         Err(AppError::Conflict {
             message: "the deployment kept changing while you acted; try again".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release() -> NewRelease {
+        NewRelease {
+            service: "api".into(),
+            version: "1.4.2".into(),
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/accunode-api:1.4.2".into(),
+            digest: None,
+            commit: "4f2a9c1d".into(),
+            notes: String::new(),
+            ticket_url: None,
+            environment: BTreeMap::new(),
+            cpu: None,
+            memory: None,
+        }
+    }
+
+    fn field(result: Result<(), AppError>) -> Option<String> {
+        match result {
+            Err(AppError::Validation { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn limits_count_characters_as_the_openapi_document_does_and_links_are_ascii() {
+        let services = ["api"];
+        // 10,000 characters of three bytes each are within the notes' limit; one more is not.
+        let mut r = release();
+        r.notes = "é".repeat(10_000);
+        assert_eq!(field(validate_release(&r, &services)), None);
+        r.notes.push('é');
+        assert_eq!(
+            field(validate_release(&r, &services)).as_deref(),
+            Some("notes")
+        );
+        let mut r = release();
+        r.environment.insert("GREETING".into(), "ü".repeat(4096));
+        assert_eq!(field(validate_release(&r, &services)), None);
+        r.environment.insert("BAD-NAME".into(), "x".into());
+        assert_eq!(
+            field(validate_release(&r, &services)).as_deref(),
+            Some("environment")
+        );
+        let mut r = release();
+        r.ticket_url = Some("https://tickets.example/ACC-42".into());
+        assert_eq!(field(validate_release(&r, &services)), None);
+        r.ticket_url = Some("https://Ï".into());
+        assert_eq!(
+            field(validate_release(&r, &services)).as_deref(),
+            Some("ticket_url")
+        );
+        r.ticket_url = Some("javascript:alert(1)".into());
+        assert_eq!(
+            field(validate_release(&r, &services)).as_deref(),
+            Some("ticket_url")
+        );
+        let mut r = release();
+        r.service = "billing".into();
+        assert_eq!(
+            field(validate_release(&r, &services)).as_deref(),
+            Some("service")
+        );
     }
 }

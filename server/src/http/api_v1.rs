@@ -7,6 +7,7 @@ use crate::audit;
 use app::auth::{decide, Caller, Permission};
 use app::dto::{AuditFilter, Outcome};
 use app::error::AppError;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -266,14 +267,15 @@ struct AuditQueryParams {
 
 async fn audit_events(
     State(state): State<AppState>,
-    Query(params): Query<AuditQueryParams>,
+    params: Result<Query<AuditQueryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let limit = params.limit.unwrap_or(100).clamp(1, audit::BATCH);
+    let params = query(params)?;
+    let (limit, before) = paging(params.limit, params.before, 100, audit::BATCH)?;
     Ok(Json(
         state
             .services
             .audit
-            .page(&params.filter, params.before, limit)
+            .page(&params.filter, before, limit)
             .await?,
     )
     .into_response())
@@ -302,6 +304,46 @@ fn body<T: serde::de::DeserializeOwned>(
         })
     })
 }
+
+/// A query string that does not parse is a 422 naming the parameter, never axum's plain-text 400.
+fn query<T>(params: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    params.map(|Query(value)| value).map_err(|rejection| {
+        let text = rejection.body_text();
+        // "Failed to deserialize query string: limit: invalid digit found in string"
+        let detail = text
+            .split_once("query string: ")
+            .map_or(text.as_str(), |(_, rest)| rest);
+        let (field, message) = detail.split_once(": ").unwrap_or(("query", detail));
+        invalid(field, message.chars().take(300).collect::<String>())
+    })
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError(AppError::Validation {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+/// `limit` within 1..=`max` (default `default`), and `before` a sequence number (0 or more).
+fn paging(
+    limit: Option<u32>,
+    before: Option<i64>,
+    default: u32,
+    max: u32,
+) -> Result<(u32, Option<i64>), ApiError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(invalid("limit", format!("1 to {max}")));
+    }
+    if before.is_some_and(|b| b < 0) {
+        return Err(invalid("before", "a sequence number, 0 or more"));
+    }
+    Ok((limit, before))
+}
+
+/// Most items a page of releases or deployments holds.
+pub const PAGE_MAX: u32 = 200;
 
 /// CI registers a build. 201 when new; 200 with the stored release when the same build is registered again.
 async fn register_release(
@@ -336,13 +378,15 @@ struct PageParams {
 
 async fn list_releases(
     State(state): State<AppState>,
-    Query(params): Query<PageParams>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let (limit, before) = paging(params.limit, params.before, 50, PAGE_MAX)?;
     Ok(Json(
         state
             .services
             .releases
-            .releases(params.service, params.before, params.limit.unwrap_or(50))
+            .releases(params.service, before, limit)
             .await?,
     )
     .into_response())
@@ -379,8 +423,20 @@ async fn request_deployment(
 
 async fn list_deployments(
     State(state): State<AppState>,
-    Query(params): Query<PageParams>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let (limit, before) = paging(params.limit, params.before, 50, PAGE_MAX)?;
+    if params
+        .state
+        .as_deref()
+        .is_some_and(|s| app::dto::DeploymentState::parse(s).is_none())
+    {
+        return Err(invalid(
+            "state",
+            "one of the deployment states (requested, queued, …, done)",
+        ));
+    }
     let filter = app::dto::DeploymentFilter {
         environment: params.environment,
         service: params.service,
@@ -391,7 +447,7 @@ async fn list_deployments(
         state
             .services
             .releases
-            .deployments(&filter, params.before, params.limit.unwrap_or(50))
+            .deployments(&filter, before, limit)
             .await?,
     )
     .into_response())
@@ -414,11 +470,14 @@ struct WaitParams {
 async fn wait_deployment(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<WaitParams>,
+    params: Result<Query<WaitParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     use app::dto::DeploymentState as S;
-    let deadline = std::time::Instant::now()
-        + std::time::Duration::from_secs(params.timeout_secs.unwrap_or(60).clamp(1, 300));
+    let timeout = query(params)?.timeout_secs.unwrap_or(60);
+    if !(1..=300).contains(&timeout) {
+        return Err(invalid("timeout_secs", "1 to 300"));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
     loop {
         let view = state.services.releases.deployment(&id).await?;
         let settled = view.summary.state.is_terminal() || matches!(view.summary.state, S::Halted);
@@ -501,6 +560,26 @@ async fn reject_deployment(
     .await
 }
 
-async fn openapi() -> Response {
-    Json(super::openapi::document(env!("CARGO_PKG_VERSION"))).into_response()
+/// The document names the environments and services configured here, so a client (or a fuzzer) knows which
+/// values are accepted.
+async fn openapi(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let overview = state.services.overview.overview().await?;
+    let environments: Vec<String> = overview
+        .environments
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let mut services: Vec<String> = overview
+        .environments
+        .iter()
+        .flat_map(|e| e.services.iter().map(|s| s.name.clone()))
+        .collect();
+    services.sort();
+    services.dedup();
+    Ok(Json(super::openapi::document(
+        env!("CARGO_PKG_VERSION"),
+        &environments,
+        &services,
+    ))
+    .into_response())
 }

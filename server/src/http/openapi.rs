@@ -1,25 +1,48 @@
 //! The OpenAPI 3.1 document of `/api/v1`, built from the same route table the router is built from, so a route
 //! cannot be missing from it. Served at `GET /api/v1/openapi.json`.
 
-use super::api_v1::API_ROUTES;
+use super::api_v1::{API_ROUTES, PAGE_MAX};
 use app::auth::Scope;
+use app::dto::DeploymentState;
 use serde_json::{json, Map, Value};
 
+/// A string that is one of `names` (configured here), or any string when none are known yet.
+fn one_of(names: &[String], description: &str) -> Value {
+    match names.is_empty() {
+        true => json!({"type": "string", "description": description}),
+        false => json!({"type": "string", "enum": names, "description": description}),
+    }
+}
+
+/// Text without control characters, at most `max` characters.
+fn plain_text(min: u32, max: u32) -> Value {
+    json!({"type": "string", "pattern": format!("^[^\\u0000-\\u001f\\u007f-\\u009f]{{{min},{max}}}$")})
+}
+
 /// What each route does, its parameters and body, for the document.
-fn describe(path: &str, method: &str) -> (&'static str, Option<Value>) {
+fn describe(
+    path: &str,
+    method: &str,
+    environments: &[String],
+    services: &[String],
+) -> (&'static str, Option<Value>) {
     let release_body = json!({
         "type": "object",
         "required": ["service", "version", "image"],
         "additionalProperties": false,
         "properties": {
-            "service": {"type": "string", "description": "a service configured in some environment, e.g. api"},
+            "service": one_of(services, "a service configured in some environment"),
             "version": {"type": "string", "pattern": "^[A-Za-z0-9._+-]{1,128}$"},
-            "image": {"type": "string", "maxLength": 512},
+            "image": {"type": "string", "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f]{1,512}$"},
             "digest": {"type": ["string", "null"], "pattern": "^sha256:[0-9a-f]{64}$"},
             "commit": {"type": "string", "pattern": "^([0-9a-fA-F]{7,40})?$"},
             "notes": {"type": "string", "maxLength": 10000},
-            "ticket_url": {"type": ["string", "null"], "format": "uri"},
-            "environment": {"type": "object", "additionalProperties": {"type": "string"}},
+            "ticket_url": {"type": ["string", "null"], "format": "uri", "pattern": "^https?://", "maxLength": 1000},
+            "environment": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Z_][A-Z0-9_]{0,127}$"},
+                "additionalProperties": plain_text(0, 4096)
+            },
             "cpu": {"type": ["string", "null"], "pattern": "^[0-9]{1,6}$"},
             "memory": {"type": ["string", "null"], "pattern": "^[0-9]{1,6}$"}
         }
@@ -29,7 +52,7 @@ fn describe(path: &str, method: &str) -> (&'static str, Option<Value>) {
         "required": ["release", "environment"],
         "properties": {
             "release": {"type": "string", "description": "a release id from POST /api/v1/releases"},
-            "environment": {"type": "string"},
+            "environment": one_of(environments, "a configured environment"),
             "break_glass": {"type": ["string", "null"], "description": "required during a freeze; admins only"}
         }
     });
@@ -67,38 +90,58 @@ fn describe(path: &str, method: &str) -> (&'static str, Option<Value>) {
 }
 
 fn query_parameters(path: &str) -> Vec<Value> {
-    let text = |name: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}});
-    let int = |name: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0}});
+    let param = |name: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "schema": schema});
+    let text = |name: &str| param(name, json!({"type": "string"}));
+    let int = |name: &str, min: u64, max: u64| {
+        param(
+            name,
+            json!({"type": "integer", "minimum": min, "maximum": max}),
+        )
+    };
+    let before = || int("before", 0, i64::MAX as u64);
+    let time = |name: &str| {
+        param(
+            name,
+            json!({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}],
+                   "description": "a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time; empty: no bound"}),
+        )
+    };
+    let states: Vec<&str> = DeploymentState::ALL.iter().map(|s| s.as_str()).collect();
     match path {
-        "/api/v1/releases" => vec![text("service"), int("before"), int("limit")],
+        "/api/v1/releases" => vec![
+            text("service"),
+            before(),
+            int("limit", 1, u64::from(PAGE_MAX)),
+        ],
         "/api/v1/deployments" => vec![
             text("environment"),
             text("service"),
-            text("state"),
+            param("state", json!({"type": "string", "enum": states})),
             text("release"),
-            int("before"),
-            int("limit"),
+            before(),
+            int("limit", 1, u64::from(PAGE_MAX)),
         ],
-        "/api/v1/deployments/{id}/wait" => vec![int("timeout_secs")],
+        "/api/v1/deployments/{id}/wait" => vec![int("timeout_secs", 1, 300)],
         "/api/v1/audit/events" => vec![
             text("actor"),
             text("action"),
             text("environment"),
-            text("from"),
-            text("until"),
+            time("from"),
+            time("until"),
             text("target"),
-            int("before"),
-            int("limit"),
+            before(),
+            int("limit", 1, u64::from(crate::audit::BATCH)),
         ],
         _ => Vec::new(),
     }
 }
 
-pub fn document(version: &str) -> Value {
+/// The document for this console: `environments` and `services` are the names configured here.
+pub fn document(version: &str, environments: &[String], services: &[String]) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in API_ROUTES {
         let method = route.method.as_str().to_ascii_lowercase();
-        let (summary, body) = describe(route.path, route.method.as_str());
+        let (summary, body) = describe(route.path, route.method.as_str(), environments, services);
         let mut parameters: Vec<Value> = route
             .path
             .split('{')
@@ -106,7 +149,9 @@ pub fn document(version: &str) -> Value {
             .filter_map(|rest| rest.split('}').next())
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        parameters.extend(query_parameters(route.path));
+        if route.method == axum::http::Method::GET {
+            parameters.extend(query_parameters(route.path));
+        }
         let scope = route
             .permission
             .and_then(Scope::needed_for)
@@ -173,7 +218,7 @@ mod tests {
 
     #[test]
     fn every_route_is_in_the_document_with_its_scope() {
-        let doc = document("test");
+        let doc = document("test", &["production".into()], &["api".into()]);
         for route in API_ROUTES {
             let method = route.method.as_str().to_ascii_lowercase();
             let operation = &doc["paths"][route.path][&method];
@@ -192,6 +237,29 @@ mod tests {
         assert_eq!(
             doc["paths"]["/api/v1/releases"]["post"]["x-signalbox-scope"],
             "releases:write"
+        );
+        // The configured names are the values the API accepts.
+        let release = &doc["paths"]["/api/v1/releases"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert_eq!(release["properties"]["service"]["enum"], json!(["api"]));
+    }
+
+    #[test]
+    fn the_patterns_the_document_promises_are_the_ones_the_server_applies() {
+        let doc = document("test", &[], &[]);
+        let release = &doc["paths"]["/api/v1/releases"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        let pattern = |p: &Value| regex_lite::Regex::new(p["pattern"].as_str().unwrap()).unwrap();
+        let image = pattern(&release["properties"]["image"]);
+        assert!(image.is_match("123456789012.dkr.ecr.us-east-1.amazonaws.com/accunode-api:1.2.3"));
+        assert!(
+            !image.is_match("with space") && !image.is_match("") && !image.is_match("bell\u{7}")
+        );
+        let value = pattern(&release["properties"]["environment"]["additionalProperties"]);
+        assert!(value.is_match("on") && value.is_match("") && !value.is_match("a\nb"));
+        assert!(
+            release["properties"]["service"].get("enum").is_none(),
+            "no names known: any string"
         );
     }
 }
