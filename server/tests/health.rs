@@ -328,6 +328,11 @@ async fn the_health_page_shows_tasks_targets_per_zone_alarms_deployments_and_the
         slo_html.contains(&format!("{availability:.3} %")),
         "{slo_html}"
     );
+    // The page's own title, from its route parameters (rendered after the page: see pages/service.rs).
+    assert!(
+        body.contains("<title>api in production"),
+        "the service page's title"
+    );
     assert!(slo_html.contains("<title>Availability per day</title>"));
     assert!(slo_html.contains("<title>Error budget remaining over the window</title>"));
     assert!(slo_html.contains("objective 99.9 %"));

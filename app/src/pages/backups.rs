@@ -87,7 +87,8 @@ pub fn BackupsPage() -> impl IntoView {
             })
     };
     view! {
-        <Title text=move || format!("Backups: {}", name())/>
+        // Not `name()`: the title is rendered after the page, when the parameters may be disposed (see service.rs).
+        <Title text=move || params.try_with(|p| format!("Backups: {}", p.get("env").unwrap_or_default())).unwrap_or_else(|| "Backups".into())/>
         <h1>"Backups " <span class="muted">{name}</span></h1>
         {move || outcome().map(|result| match result {
             Ok(message) => view! { <p class="notice" role="status" data-testid="action-outcome">{message}</p> }.into_any(),

@@ -13,6 +13,20 @@ use leptos_router::hooks::use_params_map;
 
 /// One service of one environment: its colours, then its health per colour. An unknown environment or service
 /// renders the not-found panel with 404.
+/// "api in production". The server renders the title after the page, when the route's parameters may already be
+/// disposed (a panic under load, found by the benchmark): read them only if they are still there.
+fn page_title(params: Memo<leptos_router::params::ParamsMap>) -> String {
+    params
+        .try_with(|p| {
+            format!(
+                "{} in {}",
+                p.get("service").unwrap_or_default(),
+                p.get("env").unwrap_or_default()
+            )
+        })
+        .unwrap_or_else(|| "Service".into())
+}
+
 #[component]
 pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
@@ -50,7 +64,7 @@ pub fn ServicePage() -> impl IntoView {
         (colours, state)
     };
     view! {
-        <Title text=move || { let (environment, service) = names(); format!("{service} in {environment}") }/>
+        <Title text=move || page_title(params)/>
         <LoadedEnvironment result=service/>
         <Transition fallback=|| view! { <p class="muted">"Loading health…"</p> }>
             {move || health.get().map(|result| match result {
