@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: demo test tools build stack-up stack-down lint
+.PHONY: demo test bench tools build stack-up stack-down lint
 
 ## Set up everything, start the local AWS emulator and identity provider, seed them, start the console.
 demo:
@@ -11,6 +11,10 @@ demo:
 ## Every test: formatting, unit and integration tests (SQLite and PostgreSQL, AWS through moto), browser tests.
 test:
 	scripts/test
+
+## Benchmarks (not tests): a table of figures beside their targets, also in target/bench/results.md.
+bench:
+	scripts/bench
 
 ## Install the toolchain pieces, browser and local-stack packages (idempotent).
 tools:
