@@ -99,6 +99,7 @@ test('request, own approval refused, approval, and the deploy runs to done on th
   const marker = page.locator(`line.marker[data-deployment="${id}"]`).first();
   await expect(marker).toBeAttached({ timeout: 30_000 });
   await expect(marker.locator('title')).toContainText(`${version} (${id}): all traffic to green`);
+  await page.screenshot({ path: `${screenshots}health-deploy-markers.png`, fullPage: true });
   await signOut(page);
 
   // The auditor sees the deployment's own audit events on its page, the denied self-approval among them.
@@ -107,6 +108,7 @@ test('request, own approval refused, approval, and the deploy runs to done on th
   await expect(audit.locator('li[data-action="deployments.approve"][data-outcome="denied"]')).toHaveCount(1);
   await expect(audit.locator('li[data-action="deployments.approve"][data-outcome="allowed"]')).toHaveCount(1);
   await expect(audit.locator('li[data-action="deployment.switch"]')).toHaveCount(1);
+  await audit.screenshot({ path: `${screenshots}deployment-audit.png` });
   await audit.getByRole('link', { name: 'All of them in the audit trail' }).click();
   await page.waitForURL(/\/audit\?target=deployment/);
   await expect(page.locator('tbody tr').first()).toBeVisible();
