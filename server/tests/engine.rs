@@ -6,7 +6,7 @@
 
 mod support;
 
-use app::dto::{CreatedToken, DeploymentDetail, DeploymentState, Outcome, ReleaseView};
+use app::dto::{DeploymentDetail, DeploymentState, Outcome, ReleaseView};
 use server::config::Colour;
 use std::time::Duration;
 use support::browser::Browser;
@@ -78,22 +78,7 @@ async fn start_with_hook(hook: Option<url::Url>) -> TestConsole {
 }
 
 async fn token(console: &TestConsole, scopes: &[&str]) -> String {
-    let ada = console.browser_as("ada").await;
-    let mut form = vec![
-        ("name".to_string(), "ci".to_string()),
-        ("valid_days".to_string(), "1".to_string()),
-    ];
-    for (i, scope) in scopes.iter().enumerate() {
-        form.push((format!("scopes[{i}]"), scope.to_string()));
-    }
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let created = ada
-        .post_form(&console.url("/api/tokens/create"), &pairs)
-        .await;
-    assert_eq!(created.status, 200, "{}", created.body);
-    serde_json::from_str::<CreatedToken>(&created.body)
-        .unwrap()
-        .secret
+    support::api::admin_token(&console.url(""), scopes).await
 }
 
 async fn api(

@@ -13,38 +13,62 @@ use support::idp::Idp;
 use support::moto::{free_port, repo_root, Moto};
 use support::replica::{wait_ready, Replica};
 
-fn start(
-    port: u16,
-    config: &std::path::Path,
-    database_url: &str,
-    idp: &Idp,
-    moto: &Moto,
-) -> Replica {
-    Replica::spawn(
-        env!("CARGO_BIN_EXE_signalbox"),
-        port,
-        config,
-        database_url,
-        idp,
-        moto,
-        &[
-            ("SIGNALBOX_POLL_INTERVAL_SECS", "1"),
-            ("SIGNALBOX_ENGINE_LEASE_SECS", "3"),
-        ],
-    )
+/// What both replicas share: one PostgreSQL database, the seeded emulator, production approved on request with a
+/// 2-second bake and the old colour kept 1 second, and an IdP that knows both replicas' addresses.
+struct Shared {
+    database: support::postgres::TestDatabase,
+    moto: Moto,
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    idp: Idp,
+    ports: [u16; 2],
 }
 
-/// Production as configured, but approved on request, a 2-second bake and the old colour kept 1 second.
-fn fast_production_config(dir: &std::path::Path) -> std::path::PathBuf {
-    let config = dir.join("signalbox.toml");
-    let text = std::fs::read_to_string(repo_root().join("signalbox.example.toml"))
-        .unwrap()
-        .replace("approvals_required = 1 ", "approvals_required = 0 ")
-        .replace("bake_secs = 600 ", "bake_secs = 2 ")
-        .replace("scale_down_delay_secs = 900 ", "scale_down_delay_secs = 1 ");
-    assert!(text.contains("bake_secs = 2 "));
-    std::fs::write(&config, text).unwrap();
-    config
+impl Shared {
+    /// ECS in the emulator settles `ecs_settle_secs` after a change.
+    async fn new(ecs_settle_secs: f64) -> Shared {
+        let database = support::postgres::create_database().await;
+        let moto = Moto::seeded(&repo_root().join("signalbox.example.toml"));
+        moto.control(
+            "/signalbox-moto/config",
+            &format!(r#"{{"backup_settle_secs": 0.3, "ecs_settle_secs": {ecs_settle_secs}}}"#),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("signalbox.toml");
+        let text = std::fs::read_to_string(repo_root().join("signalbox.example.toml"))
+            .unwrap()
+            .replace("approvals_required = 1 ", "approvals_required = 0 ")
+            .replace("bake_secs = 600 ", "bake_secs = 2 ")
+            .replace("scale_down_delay_secs = 900 ", "scale_down_delay_secs = 1 ");
+        assert!(text.contains("bake_secs = 2 "));
+        std::fs::write(&config, text).unwrap();
+        let ports = [free_port(), free_port()];
+        let idp = Idp::start(&ports.map(|port| format!("http://127.0.0.1:{port}")));
+        Shared {
+            database,
+            moto,
+            _dir: dir,
+            config,
+            idp,
+            ports,
+        }
+    }
+
+    /// Starts replica `index` (0 or 1): the real binary, polling AWS every second, leases of 3 seconds.
+    fn start(&self, index: usize) -> Replica {
+        Replica::spawn(
+            env!("CARGO_BIN_EXE_signalbox"),
+            self.ports[index],
+            &self.config,
+            &self.database.url,
+            &self.idp,
+            &self.moto,
+            &[
+                ("SIGNALBOX_POLL_INTERVAL_SECS", "1"),
+                ("SIGNALBOX_ENGINE_LEASE_SECS", "3"),
+            ],
+        )
+    }
 }
 
 /// Waits (up to 90 s, by the API's long poll) until the deployment is finished or halted.
@@ -101,22 +125,9 @@ async fn request_deploy(base: &str, token: &str, release: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_with_one_listener_change(
 ) {
-    let database = support::postgres::create_database().await;
-    let moto = Moto::seeded(&repo_root().join("signalbox.example.toml"));
-    moto.control(
-        "/signalbox-moto/config",
-        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = fast_production_config(dir.path());
-
-    let (port_a, port_b) = (free_port(), free_port());
-    let bases = [
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ];
-    let idp = Idp::start(&bases);
-    let mut a = start(port_a, &config, &database.url, &idp, &moto);
+    let shared = Shared::new(0.3).await;
+    let (database, moto) = (&shared.database, &shared.moto);
+    let mut a = shared.start(0);
     wait_ready(&a.base).await;
     let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
 
@@ -148,7 +159,7 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
     a.child.wait().unwrap();
 
     // B starts on the same database, waits out A's 3-second lease, and finishes.
-    let b = start(port_b, &config, &database.url, &idp, &moto);
+    let b = shared.start(1);
     wait_ready(&b.base).await;
     let done = wait_finished(&b.base, &token, &id).await;
     assert_eq!(
@@ -196,7 +207,7 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
         .broken
         .is_none());
     drop(b);
-    support::postgres::drop_database(&database).await;
+    support::postgres::drop_database(database).await;
 }
 
 /// Two replicas on one PostgreSQL, each sent a request for production/api at the same moment: one runs, the
@@ -205,23 +216,11 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_requests_to_two_replicas_queue_and_a_replica_killed_while_waiting_for_ready_is_resumed(
 ) {
-    let database = support::postgres::create_database().await;
-    let moto = Moto::seeded(&repo_root().join("signalbox.example.toml"));
     // Tasks take 3 s to start: long enough to kill a replica while it waits for them.
-    moto.control(
-        "/signalbox-moto/config",
-        r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 3}"#,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = fast_production_config(dir.path());
-    let (port_a, port_b) = (free_port(), free_port());
-    let bases = [
-        format!("http://127.0.0.1:{port_a}"),
-        format!("http://127.0.0.1:{port_b}"),
-    ];
-    let idp = Idp::start(&bases);
-    let a = start(port_a, &config, &database.url, &idp, &moto);
-    let b = start(port_b, &config, &database.url, &idp, &moto);
+    let shared = Shared::new(3.0).await;
+    let (database, moto) = (&shared.database, &shared.moto);
+    let a = shared.start(0);
+    let b = shared.start(1);
     wait_ready(&a.base).await;
     wait_ready(&b.base).await;
     let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
@@ -323,5 +322,5 @@ async fn concurrent_requests_to_two_replicas_queue_and_a_replica_killed_while_wa
         .broken
         .is_none());
     drop(survivor);
-    support::postgres::drop_database(&database).await;
+    support::postgres::drop_database(database).await;
 }
