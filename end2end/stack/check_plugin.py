@@ -830,10 +830,29 @@ def check_delayed_faults(endpoint: str) -> None:
         elapsed, result = modify(blue)
         check(result == (400, "Throttling") and elapsed >= 0.8 and forwarded() == green,
               f"code Throttling with delay_ms 800: {result} after {elapsed:.2f} s, listener unchanged")
+
+        # drop: the connection is shut without an answer, before moto sees the request or after it applied it.
+        def dropped(to: str) -> object:
+            try:
+                return modify(to)[1]
+            except (botocore.exceptions.ConnectionClosedError, botocore.exceptions.EndpointConnectionError) as e:
+                return type(e).__name__
+        add({"operation": "ModifyListener", "drop": True, "count": 1})
+        result = dropped(blue)
+        check(result == "ConnectionClosedError" and forwarded() == green,
+              f"drop before: the caller gets no answer ({result}) and the listener is unchanged (green)")
+        add({"operation": "ModifyListener", "drop": True, "phase": "after", "count": 1})
+        result = dropped(blue)
+        check(result == "ConnectionClosedError" and forwarded() == blue,
+              f"drop after: the caller gets no answer ({result}) but the change was applied (blue)")
+        status, body = control_status(endpoint, "/signalbox-moto/faults",
+                                      {"account_id": ACCOUNT, "operation": "ModifyListener", "drop": True,
+                                       "code": "Throttling"})
+        check(status == 400, f"faults: drop with a code is refused with 400 ({body.get('error')})")
         left = [f for f in control(endpoint, "/signalbox-moto/faults", None, "GET")["faults"] if f["id"] in ids]
         n2 = requests_counted(endpoint)["by_operation"].get(key, 0)
-        check(left == [] and n2 - n0 == 4,
-              f"count 1 spent by each delayed fault; by_operation[{key!r}] rose by {n2 - n0} (4 calls, the faulted one included)")
+        check(left == [] and n2 - n0 == 6,
+              f"count 1 spent by each delayed or dropping fault; by_operation[{key!r}] rose by {n2 - n0} (6 calls, the faulted ones included)")
     finally:
         for i in ids:
             control(endpoint, f"/signalbox-moto/faults?id={i}", None, "DELETE")

@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import socket
 import threading
 import time
 import uuid
@@ -50,14 +51,16 @@ def _exit_with_parent() -> None:
 # A fault makes the requests for one AWS operation answer an AWS-shaped error instead of reaching
 # moto, in the wire protocol the request used, so the SDK classifies it like a real one; and/or holds
 # them `delay_ms`, before they reach moto (phase "before") or, without a code, after moto has answered
-# (phase "after": the request is applied, its answer held back). The operation
+# (phase "after": the request is applied, its answer held back). With `drop`, no answer at all: the
+# connection is shut after the hold, before moto sees the request (phase "before") or after moto applied it
+# (phase "after") — what a reset connection or a load balancer's idle cut looks like to the SDK. The operation
 # is read from, in order: the `Action` query parameter (awsQuery GET), `X-Amz-Target` (awsJson 1.0/1.1:
 # "AmazonEC2ContainerServiceV20141113.ListTasks", "GraniteServiceVersion20100801.DescribeAlarms"), the
 # Smithy RPC v2 path (/service/GraniteServiceVersion20100801/operation/DescribeAlarms), and the `Action`
 # of a form-encoded body (awsQuery POST: CloudWatch through aws-sdk-cloudwatch 1.99, ELBv2, EC2, ...).
 
 FAULT_FIELDS = {"operation", "code", "status", "message", "count", "service", "account_id", "region",
-                "delay_ms", "phase"}
+                "delay_ms", "phase", "drop"}
 FAULT_PHASES = ("before", "after")
 MAX_DELAY_MS = 600_000  # a held request keeps a server thread: 10 minutes at most
 # Friendly names for the SigV4 credential-scope service a fault may be restricted to.
@@ -150,9 +153,14 @@ class Faults:
                                   or not 0 <= delay <= MAX_DELAY_MS):
             return 400, {"error": f"'delay_ms' must be null or an integer number of milliseconds, 0..{MAX_DELAY_MS}"}
         code = spec.get("code")
-        if code is None and delay is None:
-            return 400, {"error": "'code' is required unless 'delay_ms' is given (a delay alone lets the request "
-                                  f"through to moto; fields: {allowed})"}
+        drop = spec.get("drop", False)
+        if not isinstance(drop, bool):
+            return 400, {"error": "'drop' must be true (close the connection without an answer) or false"}
+        if drop and spec.get("code") is not None:
+            return 400, {"error": "'drop' takes no 'code': a dropped connection carries no answer"}
+        if code is None and delay is None and not drop:
+            return 400, {"error": "'code' is required unless 'delay_ms' or 'drop' is given (a delay alone lets the "
+                                  f"request through to moto; fields: {allowed})"}
         if code is not None and (not isinstance(code, str) or not code.strip()):
             return 400, {"error": f"'code' must be a non-empty string, or absent with 'delay_ms' (fields: {allowed})"}
         phase = spec.get("phase", "before")
@@ -189,7 +197,7 @@ class Faults:
         fault = {"id": uuid.uuid4().hex[:8], "operation": spec["operation"].strip(), "service": service,
                  "region": region and region.strip(), "account_id": account and account.strip(),
                  "code": code and code.strip(), "status": status if code else None,
-                 "message": message if code else None, "delay_ms": delay, "phase": phase,
+                 "message": message if code else None, "delay_ms": delay, "phase": phase, "drop": drop,
                  "remaining": count, "hits": 0}
         with self._lock:
             key = ("operation", "service", "region", "account_id")
@@ -339,6 +347,28 @@ def main(argv: list[str] | None = None) -> None:
         start_response(captured["status"], captured["headers"])
         return [b"".join(chunks)]
 
+    def apply_then_drop(environ: dict, start_response: Callable, seconds: float, apply: bool) -> Iterable[bytes]:
+        """Shuts the connection without an answer, `seconds` after the request arrived; with `apply`, moto handles
+        the request first (the change is made, its answer never leaves)."""
+        if apply:
+            body = moto_app(environ, lambda *_args: (lambda _chunk: None))
+            try:
+                for _ in body:
+                    pass
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+        time.sleep(seconds)
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        # werkzeug's write of this answer meets the closed socket and drops the connection quietly.
+        start_response("500 Dropped", [("Content-Length", "0")])
+        return [b""]
+
     def json_response(status: int, body: Any) -> Response:
         return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
 
@@ -385,6 +415,8 @@ def main(argv: list[str] | None = None) -> None:
             fault = faults.take(environ, service, operation) if faults else None
             if fault:
                 delay = (fault["delay_ms"] or 0) / 1000.0
+                if fault["drop"]:
+                    return apply_then_drop(environ, start_response, delay, fault["phase"] == "after")
                 if fault["code"] is None and fault["phase"] == "after":
                     return forward_then_hold(environ, start_response, delay)
                 if delay:
