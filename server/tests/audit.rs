@@ -430,3 +430,74 @@ on_both!(
         assert_eq!(store.drills("production", 10).await.unwrap().len(), 2);
     }
 );
+
+on_both!(
+    a_time_range_reads_exactly_its_events_and_a_lagging_clock_never_turns_time_back,
+    |store: SharedStorage, raw: Raw| async move {
+        append(&store, 30).await;
+        let all = store.audit_chain(0, 1000).await.unwrap();
+        let (from, until) = (all[9].occurred_at.clone(), all[20].occurred_at.clone());
+        let staging_in_range = |e: &&app::dto::AuditEvent| {
+            e.occurred_at >= from
+                && e.occurred_at < until
+                && e.record.environment.as_deref() == Some("staging")
+        };
+        let mut expected: Vec<i64> = all.iter().filter(staging_in_range).map(|e| e.seq).collect();
+        expected.reverse();
+        let query = AuditQuery {
+            environment: Some("staging".into()),
+            from: Some(from.clone()),
+            until: Some(until.clone()),
+            ..Default::default()
+        };
+        // Two pages of 4, then the rest: exactly the staging events of the range, newest first.
+        let mut got = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store.audit_page(&query, before, 4).await.unwrap();
+            got.extend(page.iter().map(|e| e.seq));
+            match page.last() {
+                Some(last) if page.len() == 4 => before = Some(last.seq),
+                _ => break,
+            }
+        }
+        assert!(!expected.is_empty());
+        assert_eq!(got, expected);
+
+        // An event stamped an hour ahead (another replica's clock): the next append keeps its time, not earlier.
+        let last = all.last().unwrap();
+        let ahead = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let event = server::audit::chain::seal(
+            record("clock", "clock.ahead", None),
+            Some((last.seq, last.hash.clone())),
+            ahead,
+        );
+        let r = &event.record;
+        raw.exec(&format!(
+            "INSERT INTO audit_events (seq, occurred_at, actor, actor_kind, authority, action, target, environment,
+             parameters, outcome, reason, request_id, client_addr, prev_hash, hash)
+             VALUES ({}, '{}', '{}', '{}', '{}', '{}', '{}', NULL, '{}', '{}', '{}', '{}', '{}', '{}', '{}')",
+            event.seq, event.occurred_at, r.actor, r.actor_kind, r.authority, r.action, r.target, r.parameters,
+            r.outcome.as_str(), r.reason, r.request_id, r.client_addr, event.prev_hash, event.hash
+        ))
+        .await;
+        let next = store
+            .append_audit(&record("rita", "after.ahead", None))
+            .await
+            .unwrap();
+        assert_eq!(next.occurred_at, event.occurred_at);
+        assert!(server::audit::verify(&store).await.unwrap().is_intact());
+        let from_ahead = AuditQuery {
+            from: Some(event.occurred_at.clone()),
+            ..Default::default()
+        };
+        let seqs: Vec<i64> = store
+            .audit_page(&from_ahead, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [next.seq, event.seq]);
+    }
+);

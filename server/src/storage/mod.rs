@@ -224,11 +224,20 @@ macro_rules! storage_impl {
                 tx: &mut sqlx::Transaction<'static, $db>,
                 record: &app::dto::AuditRecord,
             ) -> Result<app::dto::AuditEvent, $crate::storage::StorageError> {
-                let last: Option<(i64, String)> =
-                    sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                let event = $crate::audit::chain::seal(record.clone(), last, time::OffsetDateTime::now_utc());
+                let last: Option<(i64, String, String)> = sqlx::query_as(
+                    "SELECT seq, hash, occurred_at FROM audit_events ORDER BY seq DESC LIMIT 1",
+                )
+                .fetch_optional(&mut **tx)
+                .await?;
+                // The chain's times never go backwards: a replica whose clock is behind the last event's writer
+                // stamps the last event's time. So a time range is a range of seq (see `audit_page`).
+                let now = time::OffsetDateTime::now_utc();
+                let at = last
+                    .as_ref()
+                    .and_then(|(_, _, at)| $crate::audit::chain::parse_time(at))
+                    .map_or(now, |last_at| last_at.max(now));
+                let last = last.map(|(seq, hash, _)| (seq, hash));
+                let event = $crate::audit::chain::seal(record.clone(), last, at);
                 sqlx::query(
                     "INSERT INTO audit_events (seq, occurred_at, actor, actor_kind, authority, action, target,
                      environment, parameters, outcome, reason, request_id, client_addr, prev_hash, hash)
@@ -360,6 +369,31 @@ macro_rules! storage_impl {
                 before: Option<i64>,
                 limit: u32,
             ) -> Result<Vec<app::dto::AuditEvent>, $crate::storage::StorageError> {
+                // Times only grow with seq (see `append_audit_in`), so the time range becomes a seq range, each
+                // end one probe of the time index; the query then reads only that stretch of the chain instead
+                // of walking it from the newest event. The time conditions stay, so the answer is exact anyway.
+                let first_at_or_after = |at: String| async move {
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT seq FROM audit_events WHERE occurred_at >= $1 ORDER BY occurred_at, seq LIMIT 1",
+                    )
+                    .bind(at)
+                    .fetch_optional(&self.pool)
+                    .await
+                };
+                let from_seq = match &query.from {
+                    Some(from) => match first_at_or_after(from.clone()).await? {
+                        Some(seq) => Some(seq),
+                        None => return Ok(Vec::new()),
+                    },
+                    None => None,
+                };
+                let before = match &query.until {
+                    Some(until) => match first_at_or_after(until.clone()).await? {
+                        Some(seq) => Some(before.map_or(seq, |b| b.min(seq))),
+                        None => before,
+                    },
+                    None => before,
+                };
                 let rows: Vec<$crate::storage::identity::AuditRow> = sqlx::query_as(
                     "SELECT * FROM audit_events
                      WHERE ($1 IS NULL OR actor = $1)
@@ -369,6 +403,7 @@ macro_rules! storage_impl {
                        AND ($5 IS NULL OR occurred_at < $5)
                        AND ($6 IS NULL OR seq < $6)
                        AND ($8 IS NULL OR target = $8)
+                       AND ($9 IS NULL OR seq >= $9)
                      ORDER BY seq DESC LIMIT $7",
                 )
                 .bind(&query.actor)
@@ -379,6 +414,7 @@ macro_rules! storage_impl {
                 .bind(before)
                 .bind(i64::from(limit))
                 .bind(&query.target)
+                .bind(from_seq)
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
