@@ -47,13 +47,21 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// On the server this is how an argument that does not parse becomes an error: its status is set here (422),
+    /// or the framework's default 500 would go out with it.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
-            ServerFnErrorErr::Args(_)
-            | ServerFnErrorErr::MissingArg(_)
-            | ServerFnErrorErr::Deserialization(_) => AppError::Validation {
-                field: "request".into(),
-                message: "the request could not be read".into(),
+        let error = match value {
+            ServerFnErrorErr::Args(text)
+            | ServerFnErrorErr::MissingArg(text)
+            | ServerFnErrorErr::Deserialization(text) => match missing_field(&text) {
+                Some(field) => AppError::Validation {
+                    field,
+                    message: "this field is required".into(),
+                },
+                None => AppError::Validation {
+                    field: "request".into(),
+                    message: "the request could not be read".into(),
+                },
             },
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Upstream {
                 service: "console".into(),
@@ -62,6 +70,44 @@ impl FromServerFnError for AppError {
             _ => AppError::Internal {
                 reference: "server-function".into(),
             },
-        }
+        };
+        #[cfg(feature = "ssr")]
+        crate::services::set_page_status(&error);
+        error
+    }
+}
+
+/// The field serde names in "missing field `name`", if that is what went wrong (and the name is a plain one).
+fn missing_field(text: &str) -> Option<String> {
+    let start = text.find("missing field `")? + "missing field `".len();
+    let name = &text[start..start + text[start..].find('`')?];
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '[' | ']'));
+    plain.then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_argument_is_named_and_nothing_else_of_the_parser_is_repeated() {
+        let error = AppError::from_server_fn_error(ServerFnErrorErr::Args(
+            "missing field `valid_days`".into(),
+        ));
+        assert_eq!(
+            error,
+            AppError::Validation {
+                field: "valid_days".into(),
+                message: "this field is required".into()
+            }
+        );
+        let error = AppError::from_server_fn_error(ServerFnErrorErr::Args(
+            "invalid digit found in string".into(),
+        ));
+        assert!(matches!(error, AppError::Validation { field, .. } if field == "request"));
     }
 }

@@ -13,6 +13,7 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod services;
 pub mod shell;
+pub mod validate;
 
 pub use shell::{shell, App};
 

@@ -1,6 +1,7 @@
 //! The authorisation matrix: every server function (from Leptos' own registry) × every role, and every REST API
 //! route (from the table the API router is built from) × every token scope, gives exactly what the permission
-//! table says. A server function without a rule, or without a sample request here, fails the test.
+//! table says. A server function without a rule, or without a sample request (support/server_fns.rs), fails
+//! the test.
 
 mod support;
 
@@ -10,35 +11,7 @@ use app::dto::{CreatedToken, Outcome};
 use server::http::api_v1::API_ROUTES;
 use support::browser::Browser;
 use support::console::TestConsole;
-
-/// A valid request body for each server function, so an allowed call gets past argument parsing.
-fn sample_body(path: &str) -> &'static str {
-    match path {
-        "/api/whoami" | "/api/overview" | "/api/audit/page" | "/api/audit/verify"
-        | "/api/tokens/list" => "",
-        "/api/environment" => "name=production",
-        "/api/service" | "/api/health" => "environment=production&service=api",
-        "/api/tokens/create" => "name=matrix&scopes[0]=read&valid_days=1",
-        "/api/tokens/revoke" => "id=no-such-token",
-        "/api/backups" | "/api/backups/rds-snapshot" | "/api/backups/redis-snapshot" => {
-            "environment=production"
-        }
-        "/api/backups/dr-copy" => "environment=production&snapshot=no-such-snapshot",
-        "/api/backups/drill" => {
-            "environment=production&performed_at=2026-11-01&snapshot=matrix&duration_minutes=30&passed=true"
-        }
-        "/api/releases" | "/api/deployments" => "",
-        "/api/releases/get" | "/api/deployments/get" => "id=no-such",
-        "/api/deploy/plan" | "/api/deploy/request" => "release=no-such&environment=production",
-        "/api/deployments/decide" => "id=no-such&action=approve",
-        "/api/deployments/cancel" => "id=no-such&action=cancel",
-        "/api/deployments/control" => "id=no-such&action=pause",
-        "/api/deployments/rollback" => "id=no-such&action=rollback_now",
-        other => panic!(
-            "server function {other} has no sample request in tests/authorization.rs: add one"
-        ),
-    }
-}
+use support::server_fns::sample_body;
 
 const DEMO_USERS: &[(&str, Role)] = &[
     ("vera", Role::Viewer),
@@ -56,9 +29,7 @@ async fn every_server_function_answers_every_role_as_the_permission_table_says()
         config.security.per_ip_per_minute = 10_000;
     })
     .await;
-    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
-        .map(|(path, _)| path.to_string())
-        .collect();
+    let registered = support::server_fns::registered();
     assert!(
         registered.len() >= SERVER_FUNCTION_RULES.len(),
         "{registered:?}"

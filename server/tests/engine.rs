@@ -6,13 +6,14 @@
 
 mod support;
 
-use app::dto::{DeploymentDetail, DeploymentState, Outcome, ReleaseView};
+use app::dto::{DeploymentDetail, DeploymentState, Outcome};
 use server::config::Colour;
 use std::time::Duration;
-use support::browser::Browser;
 use support::console::TestConsole;
 
-const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+use support::deploy::{
+    act, api, live_colour, register, register_service, request, token, view, wait_for, DIGEST,
+};
 
 /// A webhook receiver on loopback that refuses its first delivery (500), to show retries, and keeps the rest.
 async fn webhook() -> (
@@ -75,142 +76,6 @@ async fn start_with_hook(hook: Option<url::Url>) -> TestConsole {
         r#"{"backup_settle_secs": 0.3, "ecs_settle_secs": 0.3}"#,
     );
     console
-}
-
-async fn token(console: &TestConsole, scopes: &[&str]) -> String {
-    support::api::admin_token(&console.url(""), scopes).await
-}
-
-async fn api(
-    console: &TestConsole,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: &str,
-) -> (u16, String) {
-    let page = Browser::new()
-        .request_raw(
-            method,
-            &console.url(path),
-            body,
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("content-type", "application/json"),
-            ],
-        )
-        .await;
-    (page.status, page.body)
-}
-
-async fn register(console: &TestConsole, token: &str, version: &str, image: &str) -> ReleaseView {
-    register_service(console, token, "api", version, image).await
-}
-
-async fn register_service(
-    console: &TestConsole,
-    token: &str,
-    service: &str,
-    version: &str,
-    image: &str,
-) -> ReleaseView {
-    let body = serde_json::json!({
-        "service": service,
-        "version": version,
-        "image": image,
-        "digest": DIGEST,
-        "commit": "4f2a9c1d",
-        "notes": format!("release {version}"),
-        "ticket_url": "https://tickets.example/ACC-42",
-        "environment": { "FEATURE_BATCH_SCORING": "on" },
-    });
-    let (status, text) = api(
-        console,
-        token,
-        reqwest::Method::POST,
-        "/api/v1/releases",
-        &body.to_string(),
-    )
-    .await;
-    assert!(status == 201 || status == 200, "{status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn request(
-    browser: &Browser,
-    console: &TestConsole,
-    release: &str,
-    environment: &str,
-) -> DeploymentDetail {
-    let page = browser
-        .post_form(
-            &console.url("/api/deploy/request"),
-            &[("release", release), ("environment", environment)],
-        )
-        .await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    serde_json::from_str(&page.body).unwrap()
-}
-
-async fn act(
-    browser: &Browser,
-    console: &TestConsole,
-    endpoint: &str,
-    form: &[(&str, &str)],
-) -> (u16, String) {
-    let page = browser
-        .post_form(&console.url(&format!("/api/deployments/{endpoint}")), form)
-        .await;
-    (page.status, page.body)
-}
-
-async fn view(console: &TestConsole, id: &str) -> DeploymentDetail {
-    use app::services::ReleaseService;
-    server::engine::service::EngineReleases::new(console.running.engine.clone())
-        .deployment(id)
-        .await
-        .unwrap()
-}
-
-/// Waits (up to 90 s) until the deployment is in `state`; fails with its timeline otherwise.
-async fn wait_for(console: &TestConsole, id: &str, state: DeploymentState) -> DeploymentDetail {
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let current = view(console, id).await;
-        if current.summary.state == state {
-            return current;
-        }
-        let stuck =
-            current.summary.state.is_terminal() || current.summary.state == DeploymentState::Halted;
-        if stuck || std::time::Instant::now() > deadline {
-            panic!(
-                "deployment {id} is {:?}, waited for {state:?}: {:?}\n{:#?}",
-                current.summary.state,
-                current.summary.reason,
-                current
-                    .steps
-                    .iter()
-                    .map(|s| format!("{} {} {} {:?}", s.title, s.state, s.detail, s.error))
-                    .collect::<Vec<_>>()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn live_colour(console: &TestConsole, environment: &str, service: &str) -> (u8, u8) {
-    let runtime = console.running.engine.environment(environment).unwrap();
-    let config = runtime.config.service(service).unwrap();
-    let forwarding = runtime
-        .aws
-        .routing
-        .forwarding(
-            &runtime.config.load_balancer,
-            config.listener_port,
-            config.rule_priority,
-        )
-        .await
-        .unwrap();
-    server::engine::plan::shares(config, &forwarding.percentages())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -991,4 +856,82 @@ async fn bench_rollback_to_listener_switched() {
         sorted[4], sorted[8], sorted[9]
     );
     assert!(switches.iter().all(|n| *n == 1), "{switches:?}");
+}
+
+/// A deploy request through the page's server function, with a break-glass reason (empty: none).
+async fn ask(
+    console: &TestConsole,
+    browser: &support::browser::Browser,
+    release: &str,
+    environment: &str,
+    glass: &str,
+) -> support::browser::Page {
+    browser
+        .post_form(
+            &console.url("/api/deploy/request"),
+            &[
+                ("release", release),
+                ("environment", environment),
+                ("break_glass", glass),
+            ],
+        )
+        .await
+}
+
+/// A freeze window refuses deploys, an admin may break glass with a reason (kept on the deployment and audited),
+/// a deployer may not, and a reason sent where nothing is frozen is not kept: that deploy broke no glass.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_freeze_refuses_deploys_until_an_admin_breaks_glass_and_only_a_freeze_keeps_the_reason() {
+    let console = TestConsole::start(true, |config| {
+        config.engine.workers = 0;
+        for environment in &mut config.environments {
+            environment.deploy.approvals_required = 1;
+            if environment.name == "staging" {
+                let now = time::OffsetDateTime::now_utc();
+                environment.deploy.freeze = vec![server::config::FreezeWindow {
+                    from: now - time::Duration::hours(1),
+                    until: now + time::Duration::hours(1),
+                    reason: "year-end change freeze".into(),
+                }];
+            }
+        }
+    })
+    .await;
+    let ci = token(&console, &["releases:write"]).await;
+    let release = register(&console, &ci, "9.9.0", "accunode-api:9.9.0").await;
+    let eddie = console.browser_as("eddie").await;
+    let ada = console.browser_as("ada").await;
+    let refused = ask(&console, &eddie, &release.id, "staging", "").await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("year-end change freeze"),
+        "{}",
+        refused.body
+    );
+    let not_admin = ask(&console, &eddie, &release.id, "staging", "hotfix for ACC-7").await;
+    assert_eq!(not_admin.status, 403, "{}", not_admin.body);
+
+    let broke = ask(&console, &ada, &release.id, "staging", "hotfix for ACC-7").await;
+    assert_eq!(broke.status, 200, "{}", broke.body);
+    let broke: DeploymentDetail = serde_json::from_str(&broke.body).unwrap();
+    assert_eq!(broke.break_glass.as_deref(), Some("hotfix for ACC-7"));
+
+    // Production is not frozen: the reason is dropped, and nothing says glass was broken.
+    let plain = ask(&console, &ada, &release.id, "production", "no freeze here").await;
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    let plain: DeploymentDetail = serde_json::from_str(&plain.body).unwrap();
+    assert_eq!(plain.break_glass, None);
+
+    let events = console.audit().await;
+    let about = |id: &str| format!("deployment/{id}");
+    assert!(events
+        .iter()
+        .any(|e| e.record.target == about(&broke.summary.id)
+            && e.record.parameters.contains("hotfix for ACC-7")));
+    assert!(!events
+        .iter()
+        .any(|e| e.record.target == about(&plain.summary.id)
+            && e.record.parameters.contains("no freeze here")));
+    assert!(events.iter().any(|e| e.record.outcome == Outcome::Denied
+        && e.record.reason.contains("year-end change freeze")));
 }

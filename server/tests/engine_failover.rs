@@ -201,6 +201,14 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
         .unwrap();
     let row = store.deployment(&id).await.unwrap().unwrap();
     assert!(row.lease_epoch >= 2, "{row:?}");
+    // The switch A made and never recorded has its audit event, written by B when it found it made.
+    let events = store.audit_chain(0, 100_000).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.record.action == "deployment.switch"
+            && e.record.target == format!("deployment/{id}")
+            && e.record.parameters.contains("observed")),
+        "no audit event for the switch"
+    );
     assert!(server::audit::verify(&store)
         .await
         .unwrap()
@@ -322,5 +330,93 @@ async fn concurrent_requests_to_two_replicas_queue_and_a_replica_killed_while_wa
         .broken
         .is_none());
     drop(survivor);
+    support::postgres::drop_database(database).await;
+}
+
+/// SIGTERM — what an orchestrator sends before it stops a task — while the answer to a switch is on its way: the
+/// console finishes the step it is in (the answer is recorded with AWS's request id and its audit event), lets go
+/// of the lease and exits 0. Another replica carries on from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_in_the_middle_of_a_switch_records_the_answer_lets_go_and_exits_cleanly() {
+    let shared = Shared::new(0.3).await;
+    let (database, moto) = (&shared.database, &shared.moto);
+    let mut a = shared.start(0);
+    wait_ready(&a.base).await;
+    let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
+
+    // The emulator applies the switch and holds its answer for 2 s.
+    moto.control(
+        "/signalbox-moto/faults",
+        r#"{"operation": "ModifyListener", "delay_ms": 2000, "phase": "after", "count": 1}"#,
+    );
+    let _ = moto.aws_requests(true).await;
+    let release = register(&a.base, &token, "5.1.0").await;
+    let id = request_deploy(&a.base, &token, &release).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while moto
+        .requests_by_operation()
+        .await
+        .get("elasticloadbalancing:ModifyListener")
+        .copied()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "A never switched");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let signalled = Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let exit = a.child.wait().unwrap();
+    let took = signalled.elapsed();
+    println!("SIGTERM to exit: {} ms", took.as_millis());
+    assert!(exit.success(), "exit status {exit:?}");
+
+    // A wrote what AWS answered before it went, and released the deployment.
+    let store = server::storage::connect(&support::database_config(&database.url))
+        .await
+        .unwrap();
+    let row = store.deployment(&id).await.unwrap().unwrap();
+    assert_eq!(row.lease_owner, None, "{row:?}");
+    let steps = store.steps(&id).await.unwrap();
+    let switch = steps.iter().find(|s| s.kind == "switch").unwrap();
+    assert_eq!(switch.state, "done", "{switch:?}");
+    assert_eq!(switch.applied_by.as_deref(), Some("call"), "{switch:?}");
+
+    // B finishes the deployment; the listener changed once, by the recorded call.
+    let b = shared.start(1);
+    wait_ready(&b.base).await;
+    let done = wait_finished(&b.base, &token, &id).await;
+    assert_eq!(
+        done.summary.state,
+        DeploymentState::Done,
+        "{:?}",
+        done.summary.reason
+    );
+    let switch = done.steps.iter().find(|s| s.kind == "switch").unwrap();
+    assert_eq!(switch.calls.len(), 1, "{switch:?}");
+    assert!(switch.calls[0].request_id.is_some(), "{switch:?}");
+    let counts = moto.requests_by_operation().await;
+    assert_eq!(
+        counts
+            .get("elasticloadbalancing:ModifyListener")
+            .copied()
+            .unwrap_or(0),
+        1,
+        "{counts:?}"
+    );
+    let events = store.audit_chain(0, 100_000).await.unwrap();
+    assert!(events.iter().any(|e| e.record.action == "deployment.switch"
+        && e.record.target == format!("deployment/{id}")
+        && e.record.parameters.contains("aws_request_id")));
+    assert!(server::audit::verify(&store)
+        .await
+        .unwrap()
+        .broken
+        .is_none());
+    drop(b);
     support::postgres::drop_database(database).await;
 }

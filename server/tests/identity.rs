@@ -155,6 +155,124 @@ async fn the_session_cookie_is_http_only_lax_renewed_at_sign_in_and_gone_after_s
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_session_id_planted_before_sign_in_is_never_the_one_signed_in() {
+    let console = console().await;
+    // An attacker's own pending sign-in (a real session id the console issued) and a made-up one, each planted in
+    // a victim's browser before the victim signs in.
+    let attacker = Browser::new();
+    let login = attacker.get(&console.url("/auth/login")).await;
+    assert_eq!(login.status, 303);
+    let issued = attacker
+        .cookie("127.0.0.1", "signalbox_session")
+        .expect("a session for the pending sign-in");
+    for planted in [
+        issued.as_str(),
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "fixated-by-an-attacker",
+    ] {
+        let victim = Browser::new();
+        victim.set_cookie("127.0.0.1", "signalbox_session", planted);
+        let landed = victim.sign_in(&console.base, "rita", "/").await;
+        assert_eq!(landed.status, 200, "{planted}: {}", landed.body);
+        let signed_in = victim.cookie("127.0.0.1", "signalbox_session").unwrap();
+        assert_ne!(signed_in, planted, "the session id changed at sign-in");
+        assert_eq!(whoami(&victim, &console).await.unwrap().subject, "rita");
+        // Whoever holds the planted value holds nothing.
+        let holder = Browser::new();
+        holder.set_cookie("127.0.0.1", "signalbox_session", planted);
+        assert!(whoami(&holder, &console).await.is_none(), "{planted}");
+    }
+    assert!(whoami(&attacker, &console).await.is_none());
+}
+
+/// Sign-in links an attacker could send, as they appear in the URL (`return_to=<this>`), with the console's own
+/// `host:port` as `{console}`.
+const RETURN_TO_TRICKS: &[&str] = &[
+    "https://evil.example/",
+    "https%3A%2F%2Fevil.example%2F",
+    "//evil.example",
+    "%2F%2Fevil.example",
+    "%252F%252Fevil.example",
+    "///evil.example",
+    "/%2F/evil.example",
+    "/\\evil.example",
+    "/%5Cevil.example",
+    "%5C%5Cevil.example",
+    "\\\\evil.example",
+    "https:evil.example",
+    "https:%2F%2Fevil.example",
+    "/%09/evil.example",
+    "/%0A/evil.example",
+    "%09//evil.example",
+    "%20//evil.example",
+    "/%0d%0aLocation:%20http://evil.example",
+    "http://{console}@evil.example/",
+    "http%3A%2F%2F{console}%40evil.example%2F",
+    "//{console}@evil.example",
+    "javascript:alert(1)",
+    "/auth/login?return_to=//evil.example",
+    "/.//evil.example",
+];
+
+/// Where a redirect's Location takes a browser, resolved against the console; its origin must be the console's.
+fn assert_inside(console: &TestConsole, trick: &str, page: &Page) {
+    let raw = page.header("location").unwrap_or_default();
+    let target = page.location().unwrap_or_default();
+    let origin = url::Url::parse(&target)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    assert_eq!(
+        origin, console.base,
+        "{trick}: Location {raw:?} leads to {target}"
+    );
+    assert!(
+        raw.starts_with('/') && !raw.starts_with("//") && !raw.starts_with("/\\"),
+        "{trick}: Location {raw:?} is not a plain path"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn return_to_tricks_never_lead_outside_the_console() {
+    let console = TestConsole::start(false, |config| {
+        config.environments.truncate(1);
+        config.security.per_user_per_minute = 10_000;
+        config.security.per_ip_per_minute = 10_000;
+    })
+    .await;
+    let host = console.base.trim_start_matches("http://");
+    let signed_in = console.browser_as("vera").await;
+    for trick in RETURN_TO_TRICKS {
+        let trick = trick.replace("{console}", host);
+        let login = format!("{}/auth/login?return_to={trick}", console.base);
+        // Signed in already: straight back to return_to.
+        let page = signed_in.get(&login).await;
+        assert_eq!(page.status, 303, "{trick}: {}", page.body);
+        assert_inside(&console, &trick, &page);
+        // Not signed in: through the provider, and back from the callback.
+        let browser = Browser::new();
+        let form = browser.follow(&login).await;
+        let posted = browser
+            .post_form(
+                &form.form_action(),
+                &[("login", "vera"), ("password", "demo")],
+            )
+            .await;
+        let callback = browser
+            .follow_from(posted, Some(&format!("{}/auth/callback", console.base)))
+            .await;
+        let back = browser.get(&callback.location().unwrap()).await;
+        assert_eq!(back.status, 303, "{trick}: {}", back.body);
+        assert_inside(&console, &trick, &back);
+        let landed = browser.follow_from(back, None).await;
+        assert!(
+            landed.url.starts_with(&console.base),
+            "{trick}: {}",
+            landed.url
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn return_to_brings_you_back_inside_the_console_and_nowhere_else() {
     let console = console().await;
     let browser = Browser::new();
@@ -443,6 +561,83 @@ async fn state_changing_requests_from_another_origin_are_refused_and_recorded() 
         )
         .await;
     assert_eq!(own.status, 200, "{}", own.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_server_function_and_sign_out_refuse_posts_from_another_origin() {
+    let console = TestConsole::start(true, |config| {
+        config.security.per_user_per_minute = 10_000;
+        config.security.per_ip_per_minute = 10_000;
+    })
+    .await;
+    let admin = console.browser_as("ada").await;
+    let same_host_other_port = "http://127.0.0.1:1";
+    let foreign: &[&[(&str, &str)]] = &[
+        &[("origin", "http://evil.example")],
+        &[("origin", "null")],
+        &[("origin", same_host_other_port)],
+        &[
+            ("origin", "http://evil.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site")],
+        &[("referer", "http://evil.example/page")],
+        &[("referer", "http://127.0.0.1:1/")],
+    ];
+    let mut paths = support::server_fns::registered();
+    paths.push("/auth/logout".into());
+    let mut refused = 0;
+    for path in &paths {
+        let body = match path.as_str() {
+            "/auth/logout" => "",
+            path => support::server_fns::sample_body(path),
+        };
+        for headers in foreign {
+            let mut all = headers.to_vec();
+            all.push(("content-type", "application/x-www-form-urlencoded"));
+            let page = admin
+                .request_raw(Method::POST, &console.url(path), body, &all)
+                .await;
+            assert_eq!(page.status, 403, "{path} {headers:?}: {}", page.body);
+            assert!(page.body.contains("cross_origin"), "{}", page.body);
+            refused += 1;
+        }
+    }
+    let storage = &console.running.storage;
+    assert!(storage.api_tokens().await.unwrap().is_empty(), "no token");
+    assert!(
+        storage.drills("production", 100).await.unwrap().is_empty(),
+        "no drill"
+    );
+    assert_eq!(
+        whoami(&admin, &console).await.unwrap().subject,
+        "ada",
+        "not signed out"
+    );
+    let recorded = console
+        .audit()
+        .await
+        .iter()
+        .filter(|e| e.record.action == "request.cross_origin")
+        .count();
+    assert_eq!(recorded, refused, "every refusal is recorded");
+    // The console's own pages, and a same-origin Referer without Origin (older browsers), go through.
+    let own_page = format!("{}/tokens", console.base);
+    for headers in [
+        vec![
+            ("origin", console.base.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        vec![("referer", own_page.as_str())],
+    ] {
+        let mut all = headers.clone();
+        all.push(("content-type", "application/x-www-form-urlencoded"));
+        let page = admin
+            .request_raw(Method::POST, &console.url("/api/tokens/list"), "", &all)
+            .await;
+        assert_eq!(page.status, 200, "{headers:?}: {}", page.body);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -132,6 +132,7 @@ fn deployment(
         version: 0,
         updated_at: now,
         finished_at: None,
+        release_version: None,
     }
 }
 
@@ -342,6 +343,10 @@ conformance!(
             if page.is_empty() {
                 break;
             }
+            // A history page carries the release's version, not the plan.
+            assert!(page.iter().all(|d| d.release_version.as_deref()
+                == Some(rel.version.as_str())
+                && d.plan.is_empty()));
             before = page.last().map(|d| d.seq);
             seen.extend(page.into_iter().map(|d| d.id));
         }

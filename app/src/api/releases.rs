@@ -139,9 +139,15 @@ async fn act(
         .first()
         .map(|a| a.permission())
         .unwrap_or(Permission::Rollback);
-    let name = format!("deployments.{action}");
-    let principal =
-        crate::auth::require_on(permission, &name, Some(format!("deployment/{id}"))).await?;
+    // The audit trail records our names, not the text as sent: an unknown action, a malformed id, are named so.
+    let name = format!(
+        "deployments.{}",
+        DeploymentAction::parse(&action).map_or("unknown", |a| a.as_str())
+    );
+    let target = crate::validate::key("id", &id)
+        .is_ok()
+        .then(|| format!("deployment/{id}"));
+    let principal = crate::auth::require_on(permission, &name, target).await?;
     let Some(action) = DeploymentAction::parse(&action).filter(|a| allowed.contains(a)) else {
         return crate::services::respond(Err(AppError::Validation {
             field: "action".into(),

@@ -35,18 +35,20 @@ pub fn checked_token_request(
     valid_days: u32,
 ) -> Result<(String, Vec<Scope>), AppError> {
     let name = name.trim().to_string();
-    if name.is_empty() || name.len() > 80 {
+    if name.is_empty() || name.chars().count() > 80 {
         return Err(AppError::Validation {
             field: "name".into(),
             message: "give the token a name of 1 to 80 characters".into(),
         });
     }
+    crate::validate::text("name", &name, 80, false)?;
     let mut parsed = Vec::new();
     for scope in scopes {
         let scope = Scope::parse(scope.trim()).ok_or_else(|| AppError::Validation {
             field: "scopes".into(),
             message: format!(
-                "unknown scope {scope:?}; known: {}",
+                "unknown scope {:?}; known: {}",
+                crate::validate::shortened(scope, 40),
                 Scope::ALL.map(|s| s.as_str()).join(", ")
             ),
         })?;

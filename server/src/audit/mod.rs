@@ -43,6 +43,16 @@ pub fn query_from(filter: &AuditFilter) -> Result<AuditQuery, AppError> {
                 }),
         }
     };
+    for (field, value) in [
+        ("actor", &filter.actor),
+        ("action", &filter.action),
+        ("environment", &filter.environment),
+        ("from", &filter.from),
+        ("until", &filter.until),
+        ("target", &filter.target),
+    ] {
+        app::validate::optional_key(field, value.as_deref())?;
+    }
     Ok(AuditQuery {
         actor: text(&filter.actor),
         action: text(&filter.action),

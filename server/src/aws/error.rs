@@ -62,10 +62,10 @@ impl AwsError {
                 "AWS did not answer ({}); check the endpoint and network",
                 self.operation
             ),
-            AwsErrorKind::Throttled => format!(
-                "AWS is throttling requests ({}); retrying with back-off",
-                self.operation
-            ),
+            // Whether it is tried again is the caller's to say: a halted deployment is not.
+            AwsErrorKind::Throttled => {
+                format!("AWS is throttling requests ({})", self.operation)
+            }
             AwsErrorKind::AccessDenied => format!(
                 "AWS refused access ({}); check the role's permissions",
                 self.operation
@@ -75,7 +75,11 @@ impl AwsError {
                 Some(code) => format!("not found in AWS ({}, {code})", self.operation),
                 None => format!("not found in AWS: {}", self.detail),
             },
-            AwsErrorKind::Service => format!("AWS answered with an error ({})", self.operation),
+            // The code is AWS's vocabulary (ServiceUnavailable, InvalidParameterValue), never account data.
+            AwsErrorKind::Service => match &self.code {
+                Some(code) => format!("AWS answered with an error ({}, {code})", self.operation),
+                None => format!("AWS answered with an error ({})", self.operation),
+            },
         }
     }
 }

@@ -257,14 +257,12 @@ impl BackupService for CollectedBackups {
         }
         let performed_by = match drill.performed_by.trim() {
             "" => by.name.clone(),
-            name if name.chars().count() > 100 => {
-                return Err(invalid("performed_by", "at most 100 characters"))
+            name => {
+                app::validate::text("performed_by", name, 100, false)?;
+                name.to_string()
             }
-            name => name.to_string(),
         };
-        if drill.notes.chars().count() > 2000 {
-            return Err(invalid("notes", "at most 2000 characters"));
-        }
+        app::validate::text("notes", drill.notes.trim(), 2000, true)?;
         let row = DrillRow {
             id: 0,
             environment: drill.environment.clone(),

@@ -368,6 +368,7 @@ mod tests {
             version: 3,
             updated_at: NOW,
             finished_at: None,
+            release_version: None,
         }
     }
 

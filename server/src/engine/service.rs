@@ -93,12 +93,13 @@ pub fn validate_release(release: &NewRelease, services: &[&str]) -> Result<(), A
     if release.notes.chars().count() > 10_000 {
         return Err(invalid("notes", "at most 10,000 characters"));
     }
+    app::validate::text("notes", &release.notes, 10_000, true)?;
     if let Some(url) = &release.ticket_url {
         let ok = url::Url::parse(url)
             .ok()
             .is_some_and(|u| matches!(u.scheme(), "http" | "https"));
         // A URI is ASCII (RFC 3986): a link with other characters arrives percent-encoded.
-        if !ok || !url.is_ascii() || url.len() > 1000 {
+        if !ok || !url.is_ascii() || url.len() > 1000 || url.chars().any(|c| c.is_control()) {
             return Err(invalid(
                 "ticket_url",
                 "an http(s) URL, ASCII (percent-encoded)",
@@ -166,13 +167,18 @@ pub fn release_view(row: &ReleaseRow) -> ReleaseView {
 }
 
 fn summary(row: &DeploymentRow, plan: &PlanView) -> DeploymentSummary {
+    listed(row, plan.release_version.clone())
+}
+
+/// A row of a history page, which carries its release's version instead of the plan.
+fn listed(row: &DeploymentRow, release_version: String) -> DeploymentSummary {
     DeploymentSummary {
         id: row.id.clone(),
         seq: row.seq,
         environment: row.environment.clone(),
         service: row.service.clone(),
         release_id: row.release_id.clone(),
-        release_version: plan.release_version.clone(),
+        release_version,
         state: state_of(row),
         from_colour: actions::colour(&row.from_colour),
         to_colour: actions::colour(&row.to_colour),
@@ -297,7 +303,9 @@ impl EngineReleases {
         names
     }
 
-    async fn release_row(&self, id: &str) -> Result<ReleaseRow, AppError> {
+    /// The release `id`, sent as `field`.
+    async fn release_row(&self, field: &str, id: &str) -> Result<ReleaseRow, AppError> {
+        app::validate::key(field, id)?;
         self.engine
             .storage
             .release(id)
@@ -309,7 +317,7 @@ impl EngineReleases {
         let storage = &self.engine.storage;
         let now = OffsetDateTime::now_utc();
         let (release, steps, approvals, calls) = tokio::try_join!(
-            self.release_row(&row.release_id),
+            self.release_row("release", &row.release_id),
             async { Ok::<_, AppError>(storage.steps(&row.id).await?) },
             async { Ok::<_, AppError>(storage.approvals(&row.id).await?) },
             async { Ok::<_, AppError>(storage.aws_calls(&row.id).await?) },
@@ -409,11 +417,12 @@ impl ReleaseService for EngineReleases {
         audit: AuditRecord,
     ) -> Result<(ReleaseView, bool), AppError> {
         if let Err(error) = validate_release(&release, &self.configured_services()) {
-            self.deny(
-                audit.target(format!("release/{}", release.service)),
-                &error.to_string(),
-            )
-            .await?;
+            // The target names the service only when it is one: the refused text is not stored as it came.
+            let target = match app::validate::key("service", &release.service) {
+                Ok(()) => format!("release/{}", release.service),
+                Err(_) => "release".into(),
+            };
+            self.deny(audit.target(target), &error.to_string()).await?;
             return Err(error);
         }
         let extras = ReleaseExtras {
@@ -473,6 +482,7 @@ impl ReleaseService for EngineReleases {
         before: Option<i64>,
         limit: u32,
     ) -> Result<ReleasePage, AppError> {
+        app::validate::optional_key("service", service.as_deref())?;
         let limit = limit.clamp(1, 200);
         let rows = self
             .engine
@@ -492,11 +502,11 @@ impl ReleaseService for EngineReleases {
     }
 
     async fn release(&self, id: &str) -> Result<ReleaseView, AppError> {
-        Ok(release_view(&self.release_row(id).await?))
+        Ok(release_view(&self.release_row("id", id).await?))
     }
 
     async fn plan(&self, release_id: &str, environment: &str) -> Result<PlanView, AppError> {
-        let release = self.release_row(release_id).await?;
+        let release = self.release_row("release", release_id).await?;
         let env = self.environment(environment)?;
         let (mut plan, _) = self
             .engine
@@ -519,8 +529,11 @@ impl ReleaseService for EngineReleases {
         by: &Principal,
         audit: AuditRecord,
     ) -> Result<DeploymentDetail, AppError> {
-        let release = self.release_row(release_id).await?;
+        let release = self.release_row("release", release_id).await?;
         let env = self.environment(environment)?;
+        if let Some(reason) = &break_glass {
+            app::validate::text("break_glass", reason.trim(), 2000, true)?;
+        }
         let now = OffsetDateTime::now_utc();
         let id = format!(
             "dep-{}{}",
@@ -555,9 +568,13 @@ impl ReleaseService for EngineReleases {
                 }
             }
         }
+        // Breaking glass is for a freeze or unrecoverable backups; a reason sent when neither blocks the deploy
+        // is not kept, so the deploy is not recorded or announced as breaking glass.
+        let mut glass_needed = plan.frozen.is_some();
         if self.engine.block_unrecoverable && env.config.deploy.production {
             let verdict = env.backups.view(&env.region).await.verdict;
             if verdict.recoverable == app::dto::Recoverable::No {
+                glass_needed = true;
                 let reason = format!(
                     "{environment} is not recoverable from its backups right now ({}); fix the backups first, or an admin may break glass",
                     verdict.failing.join("; "),
@@ -568,6 +585,7 @@ impl ReleaseService for EngineReleases {
                 }
             }
         }
+        let break_glass = break_glass.filter(|_| glass_needed);
         let service = env
             .config
             .service(&release.service)
@@ -610,6 +628,7 @@ impl ReleaseService for EngineReleases {
             version: 0,
             updated_at: now,
             finished_at: None,
+            release_version: None,
         };
         let rows: Vec<StepRow> = steps
             .iter()
@@ -667,6 +686,7 @@ impl ReleaseService for EngineReleases {
     }
 
     async fn deployment(&self, id: &str) -> Result<DeploymentDetail, AppError> {
+        app::validate::key("id", id)?;
         let row = self
             .engine
             .storage
@@ -708,6 +728,14 @@ impl ReleaseService for EngineReleases {
         limit: u32,
     ) -> Result<DeploymentPage, AppError> {
         let limit = limit.clamp(1, 200);
+        for (field, value) in [
+            ("environment", &filter.environment),
+            ("service", &filter.service),
+            ("state", &filter.state),
+            ("release", &filter.release),
+        ] {
+            app::validate::optional_key(field, value.as_deref())?;
+        }
         if let Some(state) = filter.state.as_deref().filter(|s| !s.is_empty()) {
             if DeploymentState::parse(state).is_none() {
                 return Err(invalid("state", format!("unknown state {state:?}")));
@@ -729,7 +757,11 @@ impl ReleaseService for EngineReleases {
         let rows = &rows[..rows.len().min(limit as usize)];
         let mut deployments = Vec::with_capacity(rows.len());
         for row in rows {
-            deployments.push(summary(row, &plan_of(row)?));
+            let version = match &row.release_version {
+                Some(version) => version.clone(),
+                None => plan_of(row)?.release_version,
+            };
+            deployments.push(listed(row, version));
         }
         Ok(DeploymentPage {
             next_before: more.then(|| rows.last().map(|r| r.seq)).flatten(),
@@ -746,6 +778,9 @@ impl ReleaseService for EngineReleases {
         by: &Principal,
         audit: AuditRecord,
     ) -> Result<DeploymentDetail, AppError> {
+        app::validate::key("id", id)?;
+        app::validate::text("reason", reason.trim(), 2000, true)?;
+        app::validate::key("confirm", &confirm)?;
         let storage = &self.engine.storage;
         let audit = audit.target(format!("deployment/{id}"));
         for _ in 0..5 {

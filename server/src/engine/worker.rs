@@ -439,6 +439,17 @@ impl Work<'_> {
         };
         match observation {
             Observation::Done { detail, result } => {
+                if matches!(step, Step::Switch { .. }) && steps.rows()[index].attempts > 0 {
+                    // Our call reached AWS but its answer was never written (the process died, the database
+                    // was unreachable, the answer was lost): the change is ours, so it gets its audit event.
+                    self.audit.push(engine_record(
+                        &self.row,
+                        "deployment.switch",
+                        Outcome::Allowed,
+                        "found applied after a call whose answer was not recorded",
+                        json!({ "listener": detail, "applied_by": "observed", "phase": phase.as_str() }),
+                    ));
+                }
                 self.step_done(&mut steps, index, &step, detail, result, false);
                 self.after_step(steps).await
             }

@@ -19,6 +19,23 @@ fn plain_text(min: u32, max: u32) -> Value {
     json!({"type": "string", "pattern": format!("^[^\\u0000-\\u001f\\u007f-\\u009f]{{{min},{max}}}$")})
 }
 
+/// Text a person wrote (`app::validate::text` with lines): line breaks and tabs, but no other control
+/// characters, no bidirectional overrides and no U+FFFD, at most `max` characters.
+fn written_text(max: usize) -> Value {
+    json!({"type": "string", "maxLength": max, "pattern": format!(
+        "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069\\ufffd]{{0,{max}}}$"
+    )})
+}
+
+/// Something looked up by (`app::validate::key`): no control characters or bidirectional overrides, at most
+/// [`app::validate::MAX_KEY_CHARS`] characters.
+fn lookup_key() -> Value {
+    json!({"type": "string", "pattern": format!(
+        "^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]{{0,{}}}$",
+        app::validate::MAX_KEY_CHARS
+    )})
+}
+
 /// What each route does, its parameters and body, for the document.
 fn describe(
     path: &str,
@@ -36,7 +53,7 @@ fn describe(
             "image": {"type": "string", "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f]{1,512}$"},
             "digest": {"type": ["string", "null"], "pattern": "^sha256:[0-9a-f]{64}$"},
             "commit": {"type": "string", "pattern": "^([0-9a-fA-F]{7,40})?$"},
-            "notes": {"type": "string", "maxLength": 10000},
+            "notes": written_text(10_000),
             "ticket_url": {"type": ["string", "null"], "format": "uri", "pattern": "^https?://", "maxLength": 1000},
             "environment": {
                 "type": "object",
@@ -51,14 +68,17 @@ fn describe(
         "type": "object",
         "required": ["release", "environment"],
         "properties": {
-            "release": {"type": "string", "description": "a release id from POST /api/v1/releases"},
+            "release": {"type": "string", "pattern": lookup_key()["pattern"].clone(),
+                        "description": "a release id from POST /api/v1/releases"},
             "environment": one_of(environments, "a configured environment"),
-            "break_glass": {"type": ["string", "null"], "description": "required during a freeze; admins only"}
+            "break_glass": {"type": ["string", "null"], "maxLength": 2000, "pattern": written_text(2000)["pattern"].clone(),
+                            "description": "required during a freeze; admins only"}
         }
     });
     let reason_body = json!({
         "type": "object",
-        "properties": {"reason": {"type": "string", "description": "required to reject"}}
+        "properties": {"reason": {"type": "string", "maxLength": 2000, "pattern": written_text(2000)["pattern"].clone(),
+                                  "description": "required to reject"}}
     });
     match (method, path) {
         ("GET", "/api/v1/whoami") => ("Who the token is", None),
@@ -91,7 +111,7 @@ fn describe(
 
 fn query_parameters(path: &str) -> Vec<Value> {
     let param = |name: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "schema": schema});
-    let text = |name: &str| param(name, json!({"type": "string"}));
+    let text = |name: &str| param(name, lookup_key());
     let int = |name: &str, min: u64, max: u64| {
         param(
             name,
@@ -147,7 +167,7 @@ pub fn document(version: &str, environments: &[String], services: &[String]) -> 
             .split('{')
             .skip(1)
             .filter_map(|rest| rest.split('}').next())
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": lookup_key()}))
             .collect();
         if route.method == axum::http::Method::GET {
             parameters.extend(query_parameters(route.path));
@@ -255,6 +275,29 @@ mod tests {
         assert!(
             !image.is_match("with space") && !image.is_match("") && !image.is_match("bell\u{7}")
         );
+        // Written text and lookup keys: the document's patterns and app::validate agree.
+        let notes = pattern(&release["properties"]["notes"]);
+        let key = pattern(&lookup_key());
+        for sample in [
+            "two\nlines\tand a tab",
+            "🚀 ' OR '1'='1' --",
+            "nul\0",
+            "bell\u{7}",
+            "\u{202E}fdp.exe",
+            "\u{FFFD}",
+            "",
+        ] {
+            assert_eq!(
+                notes.is_match(sample),
+                app::validate::text("notes", sample, 10_000, true).is_ok(),
+                "notes {sample:?}"
+            );
+            assert_eq!(
+                key.is_match(sample),
+                app::validate::key("id", sample).is_ok(),
+                "key {sample:?}"
+            );
+        }
         let value = pattern(&release["properties"]["environment"]["additionalProperties"]);
         assert!(value.is_match("on") && value.is_match("") && !value.is_match("a\nb"));
         assert!(

@@ -103,7 +103,22 @@ fn cross_origin(request: &Request, public_origin: &str) -> Option<String> {
         Some(origin) if origin != public_origin => {
             Some(format!("Origin {origin} is not {public_origin}"))
         }
-        _ => None,
+        Some(_) => None,
+        // Older browsers send no Origin (nor Sec-Fetch-Site) on some cross-site posts, but a Referer when they
+        // send anything: one from another site is refused too.
+        None => {
+            let referer = headers.get(header::REFERER)?;
+            let origin = referer
+                .to_str()
+                .ok()
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|r| r.origin().ascii_serialization());
+            match origin {
+                Some(origin) if origin == public_origin => None,
+                Some(origin) => Some(format!("Referer from {origin} is not {public_origin}")),
+                None => Some("the Referer is not a URL".into()),
+            }
+        }
     }
 }
 

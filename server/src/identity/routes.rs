@@ -274,6 +274,11 @@ mod tests {
             "/auth/logout",
             "/ok\r\nLocation: x",
             "",
+            "https:evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "http://127.0.0.1:3000@evil.example/",
+            "///evil.example",
         ] {
             assert_eq!(safe_return_to(Some(hostile)), "/", "{hostile:?}");
         }

@@ -178,6 +178,7 @@ impl TokenService for StoredTokens {
         id: &str,
         audit: AuditRecord,
     ) -> Result<ApiTokenView, AppError> {
+        app::validate::key("id", id)?;
         let audit = audit.target(format!("token:{id}"));
         match self
             .storage

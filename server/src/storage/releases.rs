@@ -56,6 +56,9 @@ pub struct DeploymentRow {
     pub version: i64,
     pub updated_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    /// The release's version, read with a list page (which leaves `plan` empty); `None` elsewhere.
+    #[sqlx(default)]
+    pub release_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -338,12 +341,19 @@ macro_rules! release_store_impl {
                 before: Option<i64>,
                 limit: u32,
             ) -> Result<Vec<$crate::storage::releases::DeploymentRow>, $crate::storage::StorageError> {
+                // A page of the history needs no plan (kilobytes of JSON per row): the version comes from the
+                // release instead.
                 Ok(sqlx::query_as(
-                    "SELECT * FROM deployments
-                     WHERE ($1 IS NULL OR environment = $1) AND ($2 IS NULL OR service = $2)
-                       AND ($3 IS NULL OR state = $3) AND ($4 IS NULL OR release_id = $4)
-                       AND ($5 IS NULL OR seq < $5)
-                     ORDER BY seq DESC LIMIT $6",
+                    "SELECT d.seq, d.id, d.environment, d.service, d.release_id, d.state, d.ending, d.paused,
+                            d.from_colour, d.to_colour, d.requested_by, d.requested_by_name, d.requested_at,
+                            d.approvals_required, '' AS plan, d.reason, d.outcome, d.break_glass, d.next_run_at,
+                            d.lease_owner, d.lease_until, d.lease_epoch, d.version, d.updated_at, d.finished_at,
+                            r.version AS release_version
+                     FROM deployments d JOIN releases r ON r.id = d.release_id
+                     WHERE ($1 IS NULL OR d.environment = $1) AND ($2 IS NULL OR d.service = $2)
+                       AND ($3 IS NULL OR d.state = $3) AND ($4 IS NULL OR d.release_id = $4)
+                       AND ($5 IS NULL OR d.seq < $5)
+                     ORDER BY d.seq DESC LIMIT $6",
                 )
                 .bind(&query.environment)
                 .bind(&query.service)

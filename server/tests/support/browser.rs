@@ -121,16 +121,29 @@ impl Browser {
         if body.is_some() {
             all.push(("content-type", "application/x-www-form-urlencoded"));
         }
-        self.request_with_body(method, url, body, &all).await
+        self.request_with_body(method, url, body.map(String::into_bytes), &all)
+            .await
     }
 
     async fn request_with_body(
         &self,
         method: Method,
         url: &str,
-        body: Option<String>,
+        body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Page {
+        self.try_request_with_body(method, url, body, headers)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    async fn try_request_with_body(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Result<Page, reqwest::Error> {
         let mut request = self.client.request(method, url);
         let cookie = self
             .jar
@@ -153,20 +166,17 @@ impl Browser {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         self.store_cookies(url, &headers);
         let body = response.text().await.unwrap_or_default();
-        Page {
+        Ok(Page {
             status,
             url: url.to_string(),
             headers,
             body,
-        }
+        })
     }
 
     /// A request with a body as given (already encoded) and explicit headers.
@@ -177,7 +187,20 @@ impl Browser {
         body: &str,
         headers: &[(&str, &str)],
     ) -> Page {
-        self.request_with_body(method, url, Some(body.to_string()), headers)
+        self.request_with_body(method, url, Some(body.as_bytes().to_vec()), headers)
+            .await
+    }
+
+    /// [`Browser::request_raw`] with any bytes as the body, UTF-8 or not; a connection the server closed (as it
+    /// may when it refuses a body over the limit before reading it all) is an `Err`.
+    pub async fn request_bytes(
+        &self,
+        method: Method,
+        url: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Result<Page, reqwest::Error> {
+        self.try_request_with_body(method, url, Some(body), headers)
             .await
     }
 

@@ -4,11 +4,13 @@
 pub mod api;
 pub mod browser;
 pub mod console;
+pub mod deploy;
 pub mod http;
 pub mod idp;
 pub mod moto;
 pub mod postgres;
 pub mod replica;
+pub mod server_fns;
 
 /// A small pool on `url`, for tests that open the storage directly.
 pub fn database_config(url: &str) -> server::config::DatabaseConfig {
