@@ -27,13 +27,31 @@ impl Scale {
         self.bottom - (v - self.lo) / (self.hi - self.lo) * (self.bottom - self.top)
     }
 
+    /// "x,y x,y …" with one decimal: one buffer, and tenths written as integers — float formatting was the
+    /// largest single cost of rendering the health page (profiled under load).
     fn polyline(&self, points: &[(i64, f64)]) -> String {
-        points
-            .iter()
-            .map(|(t, v)| format!("{:.1},{:.1}", self.x(*t), self.y(*v)))
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut out = String::with_capacity(points.len() * 12);
+        for (i, (t, v)) in points.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            push_tenths(&mut out, self.x(*t));
+            out.push(',');
+            push_tenths(&mut out, self.y(*v));
+        }
+        out
     }
+}
+
+/// Appends `v` rounded to one decimal ("12.3", "-0.5"); what `{:.1}` prints, ties aside (drawn the same).
+fn push_tenths(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    let tenths = (v * 10.0).round() as i64;
+    if tenths < 0 {
+        out.push('-');
+    }
+    let tenths = tenths.unsigned_abs();
+    let _ = write!(out, "{}.{}", tenths / 10, tenths % 10);
 }
 
 /// The time span of the points, never empty, stretched to the newest marker after them: a deploy made since the
@@ -225,6 +243,21 @@ pub fn TimeSeries(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenths_read_as_one_decimal_formatting_does() {
+        for v in [
+            0.0, 0.04, 0.06, 1.25, 12.34, 99.96, 120.0, -0.5, -3.27, 1234.56,
+        ] {
+            let mut out = String::new();
+            push_tenths(&mut out, v);
+            let expected: f64 = format!("{v:.1}").parse().unwrap();
+            assert!(
+                (out.parse::<f64>().unwrap() - expected).abs() < 0.11,
+                "{v}: {out}"
+            );
+        }
+    }
 
     #[test]
     fn a_deploy_after_the_last_point_stretches_the_span_and_an_older_one_does_not() {
