@@ -285,30 +285,6 @@ impl Drop for Viewers {
     }
 }
 
-/// Polls the emulator's per-operation counter until `operation` has been called `at_least` times.
-async fn wait_for_call(
-    moto: &Moto,
-    operation: &str,
-    at_least: u64,
-    limit: Duration,
-) -> Option<Instant> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if moto
-            .requests_by_operation()
-            .await
-            .get(operation)
-            .copied()
-            .unwrap_or(0)
-            >= at_least
-        {
-            return Some(Instant::now());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    None
-}
-
 async fn wait_state(
     base: &str,
     token: &str,
@@ -562,14 +538,14 @@ async fn run(quick: bool) {
             )
             .await;
         assert_eq!(page.status, 200, "{}", page.body);
-        let t1 = wait_for_call(
-            &moto,
-            "elasticloadbalancing:ModifyListener",
-            1,
-            Duration::from_secs(30),
-        )
-        .await
-        .expect("the rollback switched the listener");
+        let t1 = moto
+            .wait_for_call(
+                "elasticloadbalancing:ModifyListener",
+                1,
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("the rollback switched the listener");
         rollbacks.push((t1 - t0).as_secs_f64() * 1000.0);
         wait_state(&base, &ci, &id, "rolled_back", Duration::from_secs(60)).await;
     }
@@ -630,13 +606,13 @@ async fn run(quick: bool) {
     let run_dir = tempfile::tempdir().unwrap();
     moto.publish_five_percent_breach("production", "api", &to, run_dir.path());
     let t0 = Instant::now();
-    let breach = wait_for_call(
-        &moto,
-        "elasticloadbalancing:ModifyListener",
-        1,
-        Duration::from_secs(120),
-    )
-    .await;
+    let breach = moto
+        .wait_for_call(
+            "elasticloadbalancing:ModifyListener",
+            1,
+            Duration::from_secs(120),
+        )
+        .await;
     match breach {
         Some(t1) => table.add(
             "breach in the metrics → automatic rollback switched",

@@ -141,20 +141,13 @@ async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_wi
     let id = request_deploy(&a.base, &token, &release).await;
 
     // As soon as the ModifyListener reached the emulator, A dies: SIGKILL, nothing recorded after the call.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let counts = moto.requests_by_operation().await;
-        if counts
-            .get("elasticloadbalancing:ModifyListener")
-            .copied()
-            .unwrap_or(0)
-            >= 1
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "A never switched: {counts:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    moto.wait_for_call(
+        "elasticloadbalancing:ModifyListener",
+        1,
+        Duration::from_secs(90),
+    )
+    .await
+    .expect("A switched");
     a.child.kill().unwrap();
     a.child.wait().unwrap();
 
@@ -352,18 +345,13 @@ async fn sigterm_in_the_middle_of_a_switch_records_the_answer_lets_go_and_exits_
     let _ = moto.aws_requests(true).await;
     let release = register(&a.base, &token, "5.1.0").await;
     let id = request_deploy(&a.base, &token, &release).await;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while moto
-        .requests_by_operation()
-        .await
-        .get("elasticloadbalancing:ModifyListener")
-        .copied()
-        .unwrap_or(0)
-        == 0
-    {
-        assert!(Instant::now() < deadline, "A never switched");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    moto.wait_for_call(
+        "elasticloadbalancing:ModifyListener",
+        1,
+        Duration::from_secs(90),
+    )
+    .await
+    .expect("A switched");
     let signalled = Instant::now();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &a.child.id().to_string()])

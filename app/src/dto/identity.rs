@@ -92,6 +92,20 @@ pub struct AuditFilter {
     pub target: Option<String>,
 }
 
+impl AuditFilter {
+    /// Each filter with its query-string name, in the order the page shows them.
+    pub fn fields(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("environment", &self.environment),
+            ("from", &self.from),
+            ("until", &self.until),
+            ("target", &self.target),
+        ]
+    }
+}
+
 /// One page, newest first; `next` is the cursor for the following (older) page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {

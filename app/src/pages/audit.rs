@@ -9,15 +9,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 fn filter_query(filter: &AuditFilter) -> String {
-    let pairs = [
-        ("actor", &filter.actor),
-        ("action", &filter.action),
-        ("environment", &filter.environment),
-        ("from", &filter.from),
-        ("until", &filter.until),
-        ("target", &filter.target),
-    ];
-    pairs
+    filter
+        .fields()
         .iter()
         .filter_map(|(key, value)| {
             value

@@ -43,14 +43,7 @@ pub fn query_from(filter: &AuditFilter) -> Result<AuditQuery, AppError> {
                 }),
         }
     };
-    for (field, value) in [
-        ("actor", &filter.actor),
-        ("action", &filter.action),
-        ("environment", &filter.environment),
-        ("from", &filter.from),
-        ("until", &filter.until),
-        ("target", &filter.target),
-    ] {
+    for (field, value) in filter.fields() {
         app::validate::optional_key(field, value.as_deref())?;
     }
     Ok(AuditQuery {

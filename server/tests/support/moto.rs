@@ -136,6 +136,30 @@ impl Moto {
             .collect()
     }
 
+    /// Waits until the emulator has received `at_least` requests for `operation` ("service:Operation", counted on
+    /// arrival, before a fault holds them); when they had, or `None` after `limit`.
+    pub async fn wait_for_call(
+        &self,
+        operation: &str,
+        at_least: u64,
+        limit: Duration,
+    ) -> Option<Instant> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let seen = self
+                .requests_by_operation()
+                .await
+                .get(operation)
+                .copied()
+                .unwrap_or(0);
+            if seen >= at_least {
+                return Some(Instant::now());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        None
+    }
+
     /// Runs the harness's traffic generator (end2end/stack/traffic.py) against this moto with the example
     /// configuration; its degrade/heal control file lives in `run_dir`.
     pub fn traffic(&self, args: &[&str], run_dir: &Path) -> String {
