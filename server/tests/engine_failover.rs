@@ -122,32 +122,42 @@ async fn request_deploy(base: &str, token: &str, release: &str) -> String {
     requested["summary"]["id"].as_str().unwrap().to_string()
 }
 
+/// Starts replica A and has it deploy `version` to production/api while the emulator applies the switch but
+/// holds its answer `hold_ms`; returns once the ModifyListener has reached the emulator: A, a CI token, the id.
+async fn switch_held(shared: &Shared, version: &str, hold_ms: u64) -> (Replica, String, String) {
+    let a = shared.start(0);
+    wait_ready(&a.base).await;
+    let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
+    shared.moto.control(
+        "/signalbox-moto/faults",
+        &format!(
+            r#"{{"operation": "ModifyListener", "delay_ms": {hold_ms}, "phase": "after", "count": 1}}"#
+        ),
+    );
+    let _ = shared.moto.aws_requests(true).await;
+    let release = register(&a.base, &token, version).await;
+    let id = request_deploy(&a.base, &token, &release).await;
+    shared
+        .moto
+        .wait_for_call(
+            "elasticloadbalancing:ModifyListener",
+            1,
+            Duration::from_secs(90),
+        )
+        .await
+        .expect("A switched");
+    (a, token, id)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_killed_after_aws_applied_the_switch_is_finished_by_another_with_one_listener_change(
 ) {
     let shared = Shared::new(0.3).await;
     let (database, moto) = (&shared.database, &shared.moto);
-    let mut a = shared.start(0);
-    wait_ready(&a.base).await;
-    let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
-
-    // Replica A will send the ModifyListener; the emulator applies it and holds the answer for 20 s.
-    moto.control(
-        "/signalbox-moto/faults",
-        r#"{"operation": "ModifyListener", "delay_ms": 20000, "phase": "after", "count": 1}"#,
-    );
-    let _ = moto.aws_requests(true).await;
-    let release = register(&a.base, &token, "5.0.0").await;
-    let id = request_deploy(&a.base, &token, &release).await;
+    // Replica A sends the ModifyListener; the emulator applies it and holds the answer for 20 s.
+    let (mut a, token, id) = switch_held(&shared, "5.0.0", 20_000).await;
 
     // As soon as the ModifyListener reached the emulator, A dies: SIGKILL, nothing recorded after the call.
-    moto.wait_for_call(
-        "elasticloadbalancing:ModifyListener",
-        1,
-        Duration::from_secs(90),
-    )
-    .await
-    .expect("A switched");
     a.child.kill().unwrap();
     a.child.wait().unwrap();
 
@@ -333,25 +343,8 @@ async fn concurrent_requests_to_two_replicas_queue_and_a_replica_killed_while_wa
 async fn sigterm_in_the_middle_of_a_switch_records_the_answer_lets_go_and_exits_cleanly() {
     let shared = Shared::new(0.3).await;
     let (database, moto) = (&shared.database, &shared.moto);
-    let mut a = shared.start(0);
-    wait_ready(&a.base).await;
-    let token = admin_token(&a.base, &["releases:write", "deployments:request", "read"]).await;
-
     // The emulator applies the switch and holds its answer for 2 s.
-    moto.control(
-        "/signalbox-moto/faults",
-        r#"{"operation": "ModifyListener", "delay_ms": 2000, "phase": "after", "count": 1}"#,
-    );
-    let _ = moto.aws_requests(true).await;
-    let release = register(&a.base, &token, "5.1.0").await;
-    let id = request_deploy(&a.base, &token, &release).await;
-    moto.wait_for_call(
-        "elasticloadbalancing:ModifyListener",
-        1,
-        Duration::from_secs(90),
-    )
-    .await
-    .expect("A switched");
+    let (mut a, token, id) = switch_held(&shared, "5.1.0", 2_000).await;
     let signalled = Instant::now();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &a.child.id().to_string()])
