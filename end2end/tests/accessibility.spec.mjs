@@ -55,6 +55,8 @@ test('every page an admin opens has no serious accessibility violation', async (
   expect(registered.status()).toBe(201);
   const release = await registered.json();
   await page.goto(`/deploy?release=${release.id}`);
+  // A choice made before hydration is never seen by the page (the plan then never loads): wait for it.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await page.locator('[data-testid="environment"]').selectOption('production');
   await expect(page.locator('[data-testid="plan"]')).toBeVisible();
   serious.push(...(await audit(page, testInfo, 'deploy plan')));
