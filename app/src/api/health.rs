@@ -12,6 +12,7 @@ pub async fn get_service_health(
     crate::services::respond(
         crate::services::services()?
             .service_health(&environment, &service)
-            .await,
+            .await
+            .map(ServiceHealth::charted_only),
     )
 }

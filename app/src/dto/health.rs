@@ -100,6 +100,9 @@ pub struct ColourHealth {
     pub history: Vec<(Signal, Vec<(i64, f64)>)>,
 }
 
+/// The signals the health panel draws per colour.
+pub const CHARTED_SIGNALS: [Signal; 2] = [Signal::ErrorRate, Signal::P95Ms];
+
 impl ColourHealth {
     pub fn history(&self, signal: Signal) -> &[(i64, f64)] {
         self.history
@@ -141,6 +144,18 @@ pub struct ServiceHealth {
     /// Signalbox's own switches of this service in the SLO window, oldest first: the charts' markers.
     #[serde(default)]
     pub deploy_markers: Vec<DeployMarker>,
+}
+
+impl ServiceHealth {
+    /// Only the series a page draws: a page ships its data again for hydration, and the API keeps them all.
+    pub fn charted_only(mut self) -> Self {
+        for colour in &mut self.colours {
+            colour
+                .history
+                .retain(|(signal, _)| CHARTED_SIGNALS.contains(signal));
+        }
+        self
+    }
 }
 
 /// A moment traffic moved: a deployment's switch (or its rollback's), drawn as a line on the charts.

@@ -68,15 +68,20 @@ pub fn ServicePage() -> impl IntoView {
         <LoadedEnvironment result=service/>
         <Transition fallback=|| view! { <p class="muted">"Loading health…"</p> }>
             {move || health.get().map(|result| match result {
-                Ok(health) => {
+                Ok(mut health) => {
                     let (colours, topology) = service_colours();
+                    // Parts moved out rather than cloned: this page is the console's busiest under load.
                     let markers = health.deploy_markers.clone();
+                    let slo = health.slo.take();
+                    let slo_state = std::mem::take(&mut health.slo_state);
+                    let alarms_state = std::mem::take(&mut health.alarms_state);
+                    let alarms = health.alarms.clone();
                     // Each panel erased to its own type: the page's view type would otherwise nest too deep.
                     view! {
-                        {view! { <HealthPanel health=health.clone()/> }.into_any()}
+                        {view! { <HealthPanel health/> }.into_any()}
                         {view! { <DeploymentsPanel colours state=topology/> }.into_any()}
-                        {view! { <AlarmsPanel alarms=health.alarms.clone() state=health.alarms_state.clone()/> }.into_any()}
-                        {view! { <SloPanel slo=health.slo.clone() state=health.slo_state.clone() markers/> }.into_any()}
+                        {view! { <AlarmsPanel alarms state=alarms_state/> }.into_any()}
+                        {view! { <SloPanel slo state=slo_state markers/> }.into_any()}
                     }.into_any()
                 }
                 // The colours above already show the not-found panel for an unknown name.

@@ -4,6 +4,7 @@
 //! `service` is the `ReleaseService` pages and the API call.
 
 pub mod actions;
+pub mod marker_cache;
 pub mod plan;
 pub mod planner;
 pub mod record;

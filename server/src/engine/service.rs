@@ -13,7 +13,7 @@ use app::auth::Principal;
 use app::dto::{
     ApprovalView, AuditRecord, AwsCallView, DeployMarker, DeploymentAction, DeploymentDetail,
     DeploymentFilter, DeploymentPage, DeploymentState, DeploymentSummary, NewRelease, Outcome,
-    PlanView, ReleasePage, ReleaseView, StepView,
+    PlanView, ReleasePage, ReleaseView, ServiceHealth, StepView,
 };
 use app::error::AppError;
 use app::services::ReleaseService;
@@ -278,11 +278,21 @@ fn approval_view(row: &ApprovalRow, now: OffsetDateTime) -> ApprovalView {
 
 pub struct EngineReleases {
     engine: Arc<Engine>,
+    markers: super::marker_cache::MarkerCache,
 }
 
 impl EngineReleases {
     pub fn new(engine: Arc<Engine>) -> Self {
-        EngineReleases { engine }
+        EngineReleases {
+            engine,
+            markers: Default::default(),
+        }
+    }
+
+    fn is_configured(&self, environment: &str, service: &str) -> bool {
+        self.engine
+            .environment(environment)
+            .is_some_and(|e| e.config.services.iter().any(|s| s.name == service))
     }
 
     fn environment(&self, name: &str) -> Result<&EnvironmentRuntime, AppError> {
@@ -334,6 +344,7 @@ impl EngineReleases {
         let new_colour_health = runtime
             .filter(|_| deployed)
             .and_then(|env| env.health.service(&row.service))
+            .map(ServiceHealth::charted_only)
             .map(|mut health| {
                 let to = plan.to_colour;
                 health.colours.retain(|c| c.colour == to);
@@ -701,13 +712,17 @@ impl ReleaseService for EngineReleases {
         environment: &str,
         service: &str,
     ) -> Result<Vec<DeployMarker>, AppError> {
+        let change = *self.engine.changes.borrow();
+        if let Some(markers) = self.markers.get(environment, service, change) {
+            return Ok(markers);
+        }
         let since = OffsetDateTime::now_utc() - time::Duration::days(MARKER_DAYS);
         let switches = self
             .engine
             .storage
             .switches(environment, service, since, MARKER_DEPLOYMENTS)
             .await?;
-        Ok(switches
+        let markers: Vec<DeployMarker> = switches
             .iter()
             .filter_map(|s| {
                 marker(
@@ -718,7 +733,12 @@ impl ReleaseService for EngineReleases {
                     s.finished_at,
                 )
             })
-            .collect())
+            .collect();
+        if self.is_configured(environment, service) {
+            self.markers
+                .put(environment, service, change, markers.clone());
+        }
+        Ok(markers)
     }
 
     async fn deployments(

@@ -549,7 +549,14 @@ impl HealthCollector {
             history: samples
                 .series
                 .iter()
-                .map(|(signal, series)| (*signal, series.points.clone()))
+                .map(|(signal, series)| {
+                    let points = series
+                        .points
+                        .iter()
+                        .map(|(at, value)| (*at, super::slo::round_for_chart(*value)))
+                        .collect();
+                    (*signal, points)
+                })
                 .collect(),
         }
     }
@@ -598,17 +605,18 @@ impl HealthCollector {
             .iter()
             .position(|s| s.name == name)?;
         let service = &self.environment.services[index];
-        let reading = self.state.borrow().clone().unwrap_or_default();
+        // Read in place: cloning the whole reading (every service's series) per page view was most of the
+        // allocation on the service page under load.
+        let guard = self.state.borrow();
+        let nothing_yet = HealthReading::default();
+        let reading = guard.as_ref().unwrap_or(&nothing_yet);
         let now = OffsetDateTime::now_utc();
         let metrics = reading.metrics.panel(self.interval, now);
         let fleet = colours()
             .into_iter()
             .map(|colour| {
-                let parts = reading
-                    .fleet
-                    .get(&(index, colour))
-                    .cloned()
-                    .unwrap_or_default();
+                let no_parts = FleetParts::default();
+                let parts = reading.fleet.get(&(index, colour)).unwrap_or(&no_parts);
                 // Zones from the last good task list, also when this round's task read failed.
                 let targets = with_task_zones(
                     parts.targets.value.clone().unwrap_or_default(),

@@ -59,6 +59,32 @@ fn window_label(secs: i64) -> &'static str {
         .unwrap_or("?")
 }
 
+/// The budget chart's points at most, about one per 3 px of its plot. The month's ~800 buckets, shipped and drawn
+/// as read, were the largest part of the service page (24 KB of its 65 KB).
+pub const BUDGET_POINTS: usize = 180;
+
+/// Every n-th point, so that at most `max` remain, and always the newest. The remaining budget only falls, so each
+/// kept point is exact and the line between two of them is the spending in between.
+fn thin(points: Vec<(i64, f64)>, max: usize) -> Vec<(i64, f64)> {
+    if points.len() <= max {
+        return points;
+    }
+    // ceil(n / (max − 1)) multiples of the stride, plus the newest point.
+    let stride = points.len().div_ceil(max.max(2) - 1);
+    let last = points.len().saturating_sub(1);
+    points
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % stride == 0 || *i == last)
+        .map(|(_, point)| point)
+        .collect()
+}
+
+/// A value as a chart needs it: three decimals (a percentage or milliseconds), which also keeps the JSON short.
+pub fn round_for_chart(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
 /// `hourly`: whole hours, the newest ending at or before `fine`'s first bucket; `fine`: the recent buckets (5 min)
 /// up to `now`. Buckets outside the window are ignored.
 pub fn evaluate(settings: &SloSettings, hourly: &[Bucket], fine: &[Bucket], now: i64) -> SloView {
@@ -130,14 +156,20 @@ pub fn evaluate(settings: &SloSettings, hourly: &[Bucket], fine: &[Bucket], now:
         }
     }
     let mut spent = 0.0;
-    let budget_history = buckets
-        .iter()
-        .filter(|_| with_requests)
-        .map(|bucket| {
-            spent += bucket.errors;
-            (bucket.start, (1.0 - spent / budget_errors) * 100.0)
-        })
-        .collect();
+    let budget_history = thin(
+        buckets
+            .iter()
+            .filter(|_| with_requests)
+            .map(|bucket| {
+                spent += bucket.errors;
+                (
+                    bucket.start,
+                    round_for_chart((1.0 - spent / budget_errors) * 100.0),
+                )
+            })
+            .collect(),
+        BUDGET_POINTS,
+    );
     let first = buckets.first().map(|b| b.start).unwrap_or(now);
     SloView {
         objective_percent: settings.objective_percent,
@@ -261,13 +293,15 @@ mod tests {
             .find(|(d, _)| *d == day)
             .unwrap();
         assert!((that_day - (1.0 - 360.0 / 24_000.0) * 100.0).abs() < 1e-9);
+        // The chart's points are thinned: the first one from the incident on shows half the budget gone.
         let at = view
             .budget_history
             .iter()
-            .find(|(t, _)| *t == incident)
+            .find(|(t, _)| *t >= incident)
             .unwrap()
             .1;
         assert!((at - 50.0).abs() < 1e-9, "{at}");
+        assert!(view.budget_history.len() <= BUDGET_POINTS);
     }
 
     #[test]
@@ -340,5 +374,21 @@ mod tests {
         }];
         let view = evaluate(&SloSettings::default(), &hourly, &fine, NOW);
         assert_eq!(view.requests, 100.0);
+    }
+
+    #[test]
+    fn thinning_keeps_at_most_the_maximum_with_the_first_and_the_newest() {
+        for n in [0_usize, 1, 2, 179, 180, 181, 792, 5000] {
+            let points: Vec<(i64, f64)> = (0..n as i64).map(|i| (i, -(i as f64))).collect();
+            let thinned = thin(points.clone(), BUDGET_POINTS);
+            assert!(thinned.len() <= BUDGET_POINTS, "{n}: {}", thinned.len());
+            assert_eq!(thinned.first(), points.first(), "{n}");
+            assert_eq!(thinned.last(), points.last(), "{n}");
+            if n <= BUDGET_POINTS {
+                assert_eq!(thinned, points, "{n}: nothing to thin");
+            } else {
+                assert!(thinned.len() >= BUDGET_POINTS / 2, "{n}: {}", thinned.len());
+            }
+        }
     }
 }
