@@ -434,7 +434,7 @@ async fn run(quick: bool) {
             table.add(
                 format!("{name}, {clients} clients"),
                 format!(
-                    "{:.0} req/s ({:.0} % of bare), p50 {:.1} ms, p99 {:.1} ms, {} errors",
+                    "{:.0} req/s ({:.1} % of bare), p50 {:.1} ms, p99 {:.1} ms, {} errors",
                     load.rps,
                     ratio * 100.0,
                     load.p50_ms,

@@ -18,7 +18,6 @@ use crate::dto::{
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 fn state_badge(state: DeploymentState) -> impl IntoView {
@@ -78,7 +77,7 @@ pub fn DeploymentsPage() -> impl IntoView {
                                 <thead><tr><th>"Deployment"</th><th>"Where"</th><th>"State"</th><th>"Requested"</th><th>"Updated"</th></tr></thead>
                                 <tbody>{page.deployments.into_iter().map(|d| view! { <SummaryRow d/> }).collect_view()}</tbody>
                             </table>
-                            {next.map(|href| view! { <p><A href=href>"Older deployments →"</A></p> })}
+                            {next.map(|href| view! { <p><a href=href>"Older deployments →"</a></p> })}
                         </section>
                     }.into_any()
                 }
@@ -88,11 +87,14 @@ pub fn DeploymentsPage() -> impl IntoView {
     }
 }
 
+/// Links in loaded content are plain `<a>`: the router still navigates them in the page, and `<A>` looks up the
+/// router while rendering, which panics when the client has gone and the render outlives the request (seen at
+/// the end of a benchmark run).
 #[component]
 fn SummaryRow(d: DeploymentSummary) -> impl IntoView {
     view! {
         <tr data-deployment=d.id.clone()>
-            <td><A href=format!("/deployments/{}", d.id)>{format!("{} {}", d.service, d.release_version)}</A></td>
+            <td><a href=format!("/deployments/{}", d.id)>{format!("{} {}", d.service, d.release_version)}</a></td>
             <td>{d.environment.clone()} <span class="muted small">{format!(" {} → {}", d.from_colour, d.to_colour)}</span></td>
             <td>{state_badge(d.state)} {d.reason.clone().map(|r| view! { <br/><span class="muted small">{r}</span> })}</td>
             <td class="small">{short_time(&d.requested_at)}<br/><span class="muted">{d.requested_by_name.clone()}</span></td>
@@ -205,7 +207,7 @@ fn DeploymentBody(view: DeploymentDetail, actions: Actions) -> impl IntoView {
         <p class="muted">
             {format!("Requested by {} at {}; {} → {}.", s.requested_by_name, short_time(&s.requested_at), s.from_colour, s.to_colour)}
             {view.queue_position.map(|p| format!(" Queued: position {p}"))}
-            {view.blocked_by.clone().map(|b| view! { " behind " <A href=format!("/deployments/{b}")>{b.clone()}</A> })}
+            {view.blocked_by.clone().map(|b| view! { " behind " <a href=format!("/deployments/{b}")>{b.clone()}</a> })}
         </p>
         {s.reason.clone().map(|r| view! { <p class="notice" data-testid="reason">{r}</p> })}
         {view.break_glass.clone().map(|r| view! { <p class="notice warning" data-testid="break-glass">{format!("Break-glass: {r}")}</p> })}
@@ -229,7 +231,7 @@ fn DeploymentBody(view: DeploymentDetail, actions: Actions) -> impl IntoView {
                     "Backups: " <strong>{b.recoverable.label()}</strong>
                     {b.recovery_point.as_deref().map(|p| format!("; recovery point {}", short_time(p)))}
                     {(!b.failing.is_empty()).then(|| format!(" — {}", b.failing.join("; ")))}
-                    " " <A href=format!("/env/{}/backups", s.environment)>"details"</A>
+                    " " <a href=format!("/env/{}/backups", s.environment)>"details"</a>
                 </p>
             })}
             <p class="small">{view.release.notes.clone()}

@@ -7,7 +7,6 @@ use crate::components::user_menu::{may, use_me};
 use crate::dto::ReleaseView;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 pub fn short_time(rfc3339: &str) -> String {
@@ -58,7 +57,7 @@ pub fn ReleasesPage() -> impl IntoView {
                                     {page.releases.into_iter().map(|r| view! { <ReleaseRow release=r deploy=deploy()/> }).collect_view()}
                                 </tbody>
                             </table>
-                            {next.map(|href| view! { <p><A href=href>"Older releases →"</A></p> })}
+                            {next.map(|href| view! { <p><a href=href>"Older releases →"</a></p> })}
                         </section>
                     }.into_any()
                 }
@@ -83,7 +82,7 @@ fn ReleaseRow(release: ReleaseView, deploy: bool) -> impl IntoView {
                 {release.ticket_url.clone().map(|url| view! { " " <a href=url.clone() rel="noopener noreferrer">"ticket"</a> })}
             </td>
             <td class="small">{short_time(&release.registered_at)} <br/> <span class="muted">{release.registered_by.clone()}</span></td>
-            <td>{deploy.then(|| view! { <A href=href attr:class="button">"Deploy…"</A> })}</td>
+            <td>{deploy.then(|| view! { <a href=href class="button">"Deploy…"</a> })}</td>
         </tr>
     }
 }
