@@ -22,7 +22,7 @@ tools:
 
 ## Build the console (server and hydrating wasm) in debug mode.
 build: tools
-	cargo leptos build
+	cargo leptos build --split
 
 stack-up:
 	end2end/stack/stack up

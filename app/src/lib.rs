@@ -22,5 +22,15 @@ pub use shell::{shell, App};
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // Routes are lazily loaded chunks, so hydration is asynchronous: it waits for the current route's chunk.
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = leptos::prelude::document().body() else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body.clone(), App)
+            .await
+            .forget();
+        // Browser tests wait for this attribute: the whole page, route included, now answers to input.
+        let _ = body.set_attribute("data-hydrated", "true");
+    });
 }

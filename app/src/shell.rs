@@ -3,15 +3,14 @@
 use crate::api::identity::whoami;
 use crate::components::user_menu::{MainNav, Me, UserMenu};
 use crate::pages::{
-    audit::AuditPage, backups::BackupsPage, deploy::DeployPage, deployments::DeploymentPage,
-    deployments::DeploymentsPage, environment::EnvironmentPage, not_found::NotFound,
-    overview::OverviewPage, releases::ReleasesPage, service::ServicePage, tokens::TokensPage,
+    not_found::NotFound, AuditRoute, BackupsRoute, DeployRoute, DeploymentRoute, DeploymentsRoute,
+    EnvironmentRoute, OverviewRoute, ReleasesRoute, ServiceRoute, TokensRoute,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 /// The whole document, rendered on the server around [`App`].
@@ -38,12 +37,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Browser tests wait for this attribute: effects run only once the page has hydrated.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     // Who is signed in, once per page load; the nav, the header and the pages read it to offer only what the
     // user may do.
@@ -53,7 +46,9 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/signalbox.css"/>
-        <Title formatter=|text: String| {
+        // The empty text is the title until the route's chunk has loaded and its page pushes its own: without
+        // it the title would be blank meanwhile.
+        <Title text="" formatter=|text: String| {
             if text.is_empty() { "Signalbox".to_string() } else { format!("{text} · Signalbox") }
         }/>
         <Router>
@@ -67,16 +62,16 @@ pub fn App() -> impl IntoView {
             </header>
             <main id="main">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
-                    <Route path=path!("/env/:env") view=EnvironmentPage ssr=SsrMode::Async/>
-                    <Route path=path!("/env/:env/service/:service") view=ServicePage ssr=SsrMode::Async/>
-                    <Route path=path!("/env/:env/backups") view=BackupsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/releases") view=ReleasesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/deploy") view=DeployPage ssr=SsrMode::Async/>
-                    <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/deployments/:id") view=DeploymentPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<OverviewRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/env/:env") view={Lazy::<EnvironmentRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/env/:env/service/:service") view={Lazy::<ServiceRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/env/:env/backups") view={Lazy::<BackupsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/releases") view={Lazy::<ReleasesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/deploy") view={Lazy::<DeployRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments") view={Lazy::<DeploymentsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments/:id") view={Lazy::<DeploymentRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/tokens") view={Lazy::<TokensRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
