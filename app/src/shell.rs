@@ -37,6 +37,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    #[cfg(feature = "ssr")]
+    crate::pages::claim_lazy_preloads();
 
     // Who is signed in, once per page load; the nav, the header and the pages read it to offer only what the
     // user may do.

@@ -77,3 +77,28 @@ test('the Overview updates without a reload: the live stream makes it refetch', 
   await expect(page.locator('section[data-environment="production"] .freshness')).toContainText(/as of \d+ s ago/);
   await expect(page.locator('section[data-environment="production"] .badge.stale')).toHaveCount(0);
 });
+
+test("each page's HTML preloads its own wasm chunks, once each, on every visit", async ({ page }) => {
+  await signIn(page, 'vera');
+  const chunksOf = {};
+  // Each page twice: the preloads must not depend on which request the server handled before.
+  for (const path of ['/', '/env/production', '/env/production/service/api', '/releases', '/deployments', '/', '/deployments']) {
+    const response = await page.request.get(path);
+    expect(response.status()).toBe(200);
+    const html = await response.text();
+    const hrefs = [...html.matchAll(/<link[^>]*rel="preload"[^>]*>/g)]
+      .map(([link]) => link.match(/href="([^"]+)"/)[1])
+      .filter((href) => /\/pkg\/(chunk_|split_)/.test(href));
+    expect(hrefs.length, `${path} preloads its route's chunks`).toBeGreaterThan(0);
+    expect(new Set(hrefs).size, `${path} preloads each chunk once`).toBe(hrefs.length);
+    const loader = [...html.matchAll(/<link[^>]*>/g)].filter(([link]) => link.includes('rel="modulepreload"') && link.includes('/pkg/__wasm_split'));
+    expect(loader.length, `${path} preloads the chunk loader once`).toBe(1);
+    if (chunksOf[path]) expect(hrefs, `${path} preloads the same chunks each time`).toEqual(chunksOf[path]);
+    chunksOf[path] = hrefs;
+    const served = await page.request.get(hrefs[hrefs.length - 1]);
+    expect(served.status()).toBe(200);
+    expect(served.headers()['content-type']).toContain('application/wasm');
+  }
+  // Different pages need different code.
+  expect(chunksOf['/']).not.toEqual(chunksOf['/env/production/service/api']);
+});

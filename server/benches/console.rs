@@ -758,8 +758,8 @@ async fn run(quick: bool) {
             );
             for (page, route) in [
                 ("Overview", "overview"),
-                ("service health", "service"),
-                ("deployment", "deployment"),
+                ("Health page", "service"),
+                ("deployment page", "deployment"),
             ] {
                 let Some((chunks, chunks_gz)) = wasm.route_chunks(route) else {
                     table.add(

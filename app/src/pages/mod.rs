@@ -24,10 +24,57 @@ macro_rules! lazy_page {
             }
 
             fn view(_this: Self) -> leptos::prelude::AnyView {
+                #[cfg(feature = "ssr")]
+                $crate::pages::preload_route_chunks(stringify!($route));
                 leptos::prelude::IntoAny::into_any($page())
             }
         }
     };
+}
+
+/// Takes the lazily loaded views' requests for preload links away from leptos_axum, which reads the split
+/// manifest and the head outside the request's reactive owner: whether it found them depended on what ran last on
+/// the thread (seen: first visits without preloads, and thousands of "leptos_meta component without
+/// `ServerMetaContext`" lines on stderr under load). [`preload_route_chunks`] writes the links instead. Both
+/// types are leptos's own (hidden) ones, pinned by Cargo.lock.
+#[cfg(feature = "ssr")]
+pub fn claim_lazy_preloads() {
+    leptos::prelude::provide_context(leptos::PrefetchLazyFn::default());
+}
+
+/// Puts the route's chunks in the head as preload links, so the browser fetches them beside the entry module
+/// rather than after it.
+#[cfg(feature = "ssr")]
+pub fn preload_route_chunks(route: &str) {
+    use leptos::prelude::*;
+    use leptos_meta::Link;
+
+    let Some(manifest) = use_context::<leptos::WasmSplitManifest>() else {
+        return;
+    };
+    // `#[lazy_route]` names the split after the type: `OverviewRoute` → `__overview_route_view_<hash>`.
+    let mut prefix = String::from("__");
+    for (i, c) in route.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            prefix.push('_');
+        }
+        prefix.push(c.to_ascii_lowercase());
+    }
+    prefix.push_str("_view_");
+    manifest.0.with_value(|(pkg, splits, loader)| {
+        let Some((_, chunks)) = splits.iter().find(|(split, _)| split.starts_with(&prefix)) else {
+            return;
+        };
+        // Rendering a head component registers it with the page's head rather than returning HTML.
+        for chunk in chunks {
+            let href = format!("{pkg}/{chunk}.wasm");
+            let _ = view! {
+                <Link rel="preload" href=href as_="fetch" type_="application/wasm" crossorigin="anonymous"/>
+            }
+            .to_html();
+        }
+        let _ = view! { <Link rel="modulepreload" href=format!("{pkg}/{loader}")/> }.to_html();
+    });
 }
 
 lazy_page!(OverviewRoute, overview::OverviewPage);
