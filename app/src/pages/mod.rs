@@ -42,16 +42,61 @@ pub fn claim_lazy_preloads() {
     leptos::prelude::provide_context(leptos::PrefetchLazyFn::default());
 }
 
-/// Puts the route's chunks in the head as preload links, so the browser fetches them beside the entry module
-/// rather than after it.
+/// The preload links of the page being rendered: the route's view fills it, the server's response layer puts it
+/// at the end of the head (the head is written before the lazily loaded view runs, so it cannot go there itself).
 #[cfg(feature = "ssr")]
-pub fn preload_route_chunks(route: &str) {
-    use leptos::prelude::*;
-    use leptos_meta::Link;
+#[derive(Clone, Default)]
+pub struct RoutePreloads(std::sync::Arc<std::sync::OnceLock<std::sync::Arc<str>>>);
 
-    let Some(manifest) = use_context::<leptos::WasmSplitManifest>() else {
+#[cfg(feature = "ssr")]
+impl RoutePreloads {
+    /// The links of the route that rendered, if a lazily loaded route did.
+    pub fn links(&self) -> Option<std::sync::Arc<str>> {
+        self.0.get().cloned()
+    }
+}
+
+/// Hands the route's preload links to the response, so the browser fetches its chunks beside the entry module
+/// rather than after it. The links are built once per route: the split manifest does not change while the
+/// process runs, and building ~100 head components per request cost about a tenth of a page's CPU.
+#[cfg(feature = "ssr")]
+pub fn preload_route_chunks(route: &'static str) {
+    use leptos::prelude::*;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    static BY_ROUTE: OnceLock<Mutex<HashMap<&'static str, Arc<str>>>> = OnceLock::new();
+
+    let (Some(slot), Some(manifest)) = (
+        use_context::<RoutePreloads>(),
+        use_context::<leptos::WasmSplitManifest>(),
+    ) else {
         return;
     };
+    let links = BY_ROUTE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(route)
+        .or_insert_with(|| {
+            manifest
+                .0
+                .with_value(|(pkg, splits, loader)| preload_links(route, pkg, splits, loader))
+        })
+        .clone();
+    let _ = slot.0.set(links);
+}
+
+/// `<link>`s preloading `route`'s chunks and the chunk loader, as HTML.
+#[cfg(feature = "ssr")]
+fn preload_links(
+    route: &str,
+    pkg: &str,
+    splits: &std::collections::HashMap<String, Vec<String>>,
+    loader: &str,
+) -> std::sync::Arc<str> {
+    use std::fmt::Write;
+
     // `#[lazy_route]` names the split after the type: `OverviewRoute` → `__overview_route_view_<hash>`.
     let mut prefix = String::from("__");
     for (i, c) in route.chars().enumerate() {
@@ -61,20 +106,24 @@ pub fn preload_route_chunks(route: &str) {
         prefix.push(c.to_ascii_lowercase());
     }
     prefix.push_str("_view_");
-    manifest.0.with_value(|(pkg, splits, loader)| {
-        let Some((_, chunks)) = splits.iter().find(|(split, _)| split.starts_with(&prefix)) else {
-            return;
-        };
-        // Rendering a head component registers it with the page's head rather than returning HTML.
-        for chunk in chunks {
-            let href = format!("{pkg}/{chunk}.wasm");
-            let _ = view! {
-                <Link rel="preload" href=href as_="fetch" type_="application/wasm" crossorigin="anonymous"/>
-            }
-            .to_html();
-        }
-        let _ = view! { <Link rel="modulepreload" href=format!("{pkg}/{loader}")/> }.to_html();
-    });
+    let Some((_, chunks)) = splits.iter().find(|(split, _)| split.starts_with(&prefix)) else {
+        return std::sync::Arc::from("");
+    };
+    let attribute = |value: &str| html_escape::encode_double_quoted_attribute(value).into_owned();
+    let mut html = String::new();
+    for chunk in chunks {
+        let _ = write!(
+            html,
+            r#"<link rel="preload" href="{}" as="fetch" type="application/wasm" crossorigin="anonymous">"#,
+            attribute(&format!("{pkg}/{chunk}.wasm"))
+        );
+    }
+    let _ = write!(
+        html,
+        r#"<link rel="modulepreload" href="{}">"#,
+        attribute(&format!("{pkg}/{loader}"))
+    );
+    html.into()
 }
 
 lazy_page!(OverviewRoute, overview::OverviewPage);

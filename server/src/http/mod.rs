@@ -3,6 +3,7 @@
 pub mod api_v1;
 pub mod live;
 pub mod openapi;
+pub mod preloads;
 pub mod probes;
 pub mod rate_limit;
 pub mod router;

@@ -2,16 +2,18 @@
 //! token), and every page, server function and API route then checks its own permission. Outermost first:
 //! request id → trace → security headers → body limit → session → gate → routes.
 
+use super::preloads::route_preloads;
 use super::probes::{healthz, readyz};
 use super::security::{security_headers, CspNonce, SecurityHeaders};
 use crate::identity::gate::{gate, Gate};
 use crate::storage::SharedStorage;
 use app::auth::Caller;
+use app::pages::RoutePreloads;
 use app::services::Services;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::HeaderName;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -55,6 +57,9 @@ fn provide_request_context(services: Services) {
         if let Some(CspNonce(nonce)) = parts.extensions.get::<CspNonce>() {
             provide_context(leptos::nonce::Nonce::from_value(nonce.as_str()));
         }
+        if let Some(preloads) = parts.extensions.get::<RoutePreloads>() {
+            provide_context(preloads.clone());
+        }
     }
 }
 
@@ -71,6 +76,8 @@ pub fn build_router(state: AppState) -> Router {
             move || provide_request_context(services.clone()),
             move || shell(options.clone()),
         )
+        // Before the routes added below: only pages fill the preloads.
+        .layer(from_fn(route_preloads))
         .route("/live", get(super::live::live))
         .route("/audit/export.csv", get(crate::audit::export::export_csv))
         .route("/audit/export.json", get(crate::audit::export::export_json))
