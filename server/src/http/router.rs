@@ -1,6 +1,6 @@
 //! The router. Probes and static assets are public; everything else passes the identity gate (session or API
 //! token), and every page, server function and API route then checks its own permission. Outermost first:
-//! request id → trace → security headers → body limit → session → gate → routes.
+//! request id → trace → security headers → body limit → session → gate → route preloads (pages only) → routes.
 
 use super::preloads::route_preloads;
 use super::probes::{healthz, readyz};
