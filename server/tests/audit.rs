@@ -167,6 +167,33 @@ on_both!(
             10
         );
 
+        // Filters combine, and a cursor pages within them: rita's production deploy.step0 events are every
+        // twelfth (seq 1, 13, 25).
+        let combined = AuditQuery {
+            actor: Some("rita".into()),
+            action: Some("deploy.step0".into()),
+            environment: Some("production".into()),
+            ..Default::default()
+        };
+        let seqs =
+            |events: Vec<app::dto::AuditEvent>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(store.audit_page(&combined, None, 100).await.unwrap()),
+            [25, 13, 1]
+        );
+        assert_eq!(
+            seqs(store.audit_page(&combined, Some(25), 100).await.unwrap()),
+            [13, 1]
+        );
+        let with_target = AuditQuery {
+            target: Some("deployment/dep-2".into()),
+            ..combined
+        };
+        assert_eq!(
+            seqs(store.audit_page(&with_target, None, 100).await.unwrap()),
+            [13]
+        );
+
         // A target filter is exact: dep-1 is not dep-10.
         let one_deployment = AuditQuery {
             target: Some("deployment/dep-1".into()),

@@ -356,8 +356,37 @@ conformance!(
             .map(|i| format!("d{i:02}"))
             .collect();
         assert_eq!(seen, expected);
+        // Every filter of the history, together: the service and release narrow nothing here, an unknown
+        // release everything.
+        let every_filter = DeploymentQuery {
+            service: Some("api".into()),
+            release_id: Some(rel.id.clone()),
+            ..query.clone()
+        };
+        let page = store.deployments(&every_filter, None, 100).await.unwrap();
+        assert_eq!(page.len(), expected.len());
+        let unknown_release = DeploymentQuery {
+            release_id: Some("rel-none".into()),
+            ..every_filter
+        };
+        assert!(store
+            .deployments(&unknown_release, None, 100)
+            .await
+            .unwrap()
+            .is_empty());
         let releases = store.releases(Some("api"), None, 10).await.unwrap();
         assert_eq!(releases.len(), 1);
+        assert_eq!(store.releases(None, None, 10).await.unwrap().len(), 1);
+        assert!(store
+            .releases(Some("web"), None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .releases(Some("api"), Some(releases[0].seq), 10)
+            .await
+            .unwrap()
+            .is_empty());
         // The same service and version again: the stored row, nothing written.
         let mut twin = rel.clone();
         twin.id = "rel-other".into();

@@ -394,29 +394,38 @@ macro_rules! storage_impl {
                     },
                     None => before,
                 };
-                let rows: Vec<$crate::storage::identity::AuditRow> = sqlx::query_as(
-                    "SELECT * FROM audit_events
-                     WHERE ($1 IS NULL OR actor = $1)
-                       AND ($2 IS NULL OR action = $2 OR action LIKE $2 || '.%')
-                       AND ($3 IS NULL OR environment = $3)
-                       AND ($4 IS NULL OR occurred_at >= $4)
-                       AND ($5 IS NULL OR occurred_at < $5)
-                       AND ($6 IS NULL OR seq < $6)
-                       AND ($8 IS NULL OR target = $8)
-                       AND ($9 IS NULL OR seq >= $9)
-                     ORDER BY seq DESC LIMIT $7",
-                )
-                .bind(&query.actor)
-                .bind(&query.action)
-                .bind(&query.environment)
-                .bind(&query.from)
-                .bind(&query.until)
-                .bind(before)
-                .bind(i64::from(limit))
-                .bind(&query.target)
-                .bind(from_seq)
-                .fetch_all(&self.pool)
-                .await?;
+                // Only the filters present become conditions: a `$n IS NULL OR …` form would leave the plan to
+                // the bound values, which SQLite's planner cannot use (no index for an optional column) and
+                // PostgreSQL's generic plan, once cached, turns into a full scan.
+                let mut sql = sqlx::QueryBuilder::<$db>::new("SELECT * FROM audit_events WHERE TRUE");
+                if let Some(actor) = &query.actor {
+                    sql.push(" AND actor = ").push_bind(actor.clone());
+                }
+                if let Some(action) = &query.action {
+                    sql.push(" AND (action = ").push_bind(action.clone());
+                    sql.push(" OR action LIKE ").push_bind(format!("{action}.%")).push(")");
+                }
+                if let Some(environment) = &query.environment {
+                    sql.push(" AND environment = ").push_bind(environment.clone());
+                }
+                if let Some(target) = &query.target {
+                    sql.push(" AND target = ").push_bind(target.clone());
+                }
+                if let Some(from) = &query.from {
+                    sql.push(" AND occurred_at >= ").push_bind(from.clone());
+                }
+                if let Some(until) = &query.until {
+                    sql.push(" AND occurred_at < ").push_bind(until.clone());
+                }
+                if let Some(from_seq) = from_seq {
+                    sql.push(" AND seq >= ").push_bind(from_seq);
+                }
+                if let Some(before) = before {
+                    sql.push(" AND seq < ").push_bind(before);
+                }
+                sql.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(limit));
+                let rows: Vec<$crate::storage::identity::AuditRow> =
+                    sql.build_query_as().fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 

@@ -269,15 +269,16 @@ macro_rules! release_store_impl {
                 before: Option<i64>,
                 limit: u32,
             ) -> Result<Vec<$crate::storage::releases::ReleaseRow>, $crate::storage::StorageError> {
-                Ok(sqlx::query_as(
-                    "SELECT * FROM releases WHERE ($1 IS NULL OR service = $1) AND ($2 IS NULL OR seq < $2)
-                     ORDER BY seq DESC LIMIT $3",
-                )
-                .bind(service)
-                .bind(before)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?)
+                // Only the filters present become conditions (see `audit_page` for why).
+                let mut sql = sqlx::QueryBuilder::<$db>::new("SELECT * FROM releases WHERE TRUE");
+                if let Some(service) = service {
+                    sql.push(" AND service = ").push_bind(service.to_owned());
+                }
+                if let Some(before) = before {
+                    sql.push(" AND seq < ").push_bind(before);
+                }
+                sql.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(limit));
+                Ok(sql.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn insert_deployment(
@@ -343,26 +344,32 @@ macro_rules! release_store_impl {
             ) -> Result<Vec<$crate::storage::releases::DeploymentRow>, $crate::storage::StorageError> {
                 // A page of the history needs no plan (kilobytes of JSON per row): the version comes from the
                 // release instead.
-                Ok(sqlx::query_as(
+                // Only the filters present become conditions (see `audit_page` for why).
+                let mut sql = sqlx::QueryBuilder::<$db>::new(
                     "SELECT d.seq, d.id, d.environment, d.service, d.release_id, d.state, d.ending, d.paused,
                             d.from_colour, d.to_colour, d.requested_by, d.requested_by_name, d.requested_at,
                             d.approvals_required, '' AS plan, d.reason, d.outcome, d.break_glass, d.next_run_at,
                             d.lease_owner, d.lease_until, d.lease_epoch, d.version, d.updated_at, d.finished_at,
                             r.version AS release_version
-                     FROM deployments d JOIN releases r ON r.id = d.release_id
-                     WHERE ($1 IS NULL OR d.environment = $1) AND ($2 IS NULL OR d.service = $2)
-                       AND ($3 IS NULL OR d.state = $3) AND ($4 IS NULL OR d.release_id = $4)
-                       AND ($5 IS NULL OR d.seq < $5)
-                     ORDER BY d.seq DESC LIMIT $6",
-                )
-                .bind(&query.environment)
-                .bind(&query.service)
-                .bind(&query.state)
-                .bind(&query.release_id)
-                .bind(before)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?)
+                     FROM deployments d JOIN releases r ON r.id = d.release_id WHERE TRUE",
+                );
+                if let Some(environment) = &query.environment {
+                    sql.push(" AND d.environment = ").push_bind(environment.clone());
+                }
+                if let Some(service) = &query.service {
+                    sql.push(" AND d.service = ").push_bind(service.clone());
+                }
+                if let Some(state) = &query.state {
+                    sql.push(" AND d.state = ").push_bind(state.clone());
+                }
+                if let Some(release_id) = &query.release_id {
+                    sql.push(" AND d.release_id = ").push_bind(release_id.clone());
+                }
+                if let Some(before) = before {
+                    sql.push(" AND d.seq < ").push_bind(before);
+                }
+                sql.push(" ORDER BY d.seq DESC LIMIT ").push_bind(i64::from(limit));
+                Ok(sql.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn lane(
