@@ -43,6 +43,10 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(config.pool_size)
             .acquire_timeout(config.pool_timeout)
+            // The database is a file in this process: a connection cannot be lost while it waits in the pool,
+            // and sqlx pings each one as it goes back. A second ping before each use was a round trip to the
+            // connection's thread on every query (a page's session read among them).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(connect_error)?;
