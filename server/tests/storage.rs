@@ -296,3 +296,51 @@ async fn an_unreachable_postgres_is_a_clear_error() {
         "the password must not appear: {error}"
     );
 }
+
+// Sessions: what a page view reads back is what was last written, and a deleted or expired session is gone. With
+// SQLite the store keeps the sessions in use in memory; these are the database's answers all the same.
+conformance!(
+    sessions_read_back_what_was_written,
+    |store: SharedStorage| async move {
+        use tower_sessions::session::{Id, Record};
+        use tower_sessions::SessionStore;
+        let sessions = store.session_store();
+        let mut record = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        record
+            .data
+            .insert("state".into(), serde_json::json!("pending"));
+        sessions.create(&mut record).await.expect("create");
+        let loaded = sessions
+            .load(&record.id)
+            .await
+            .expect("load")
+            .expect("created");
+        assert_eq!(loaded.data["state"], "pending");
+
+        record.data.insert("user".into(), serde_json::json!("vera"));
+        sessions.save(&record).await.expect("save");
+        let loaded = sessions
+            .load(&record.id)
+            .await
+            .expect("load")
+            .expect("saved");
+        assert_eq!(loaded.data["user"], "vera");
+
+        assert!(sessions.load(&Id::default()).await.expect("load").is_none());
+
+        sessions.delete(&record.id).await.expect("delete");
+        assert!(sessions.load(&record.id).await.expect("load").is_none());
+
+        let mut expired = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: time::OffsetDateTime::now_utc() - time::Duration::seconds(1),
+        };
+        sessions.create(&mut expired).await.expect("create");
+        assert!(sessions.load(&expired.id).await.expect("load").is_none());
+    }
+);

@@ -1,6 +1,8 @@
 //! Row types of the audit trail and API tokens, and the session store over the same database.
 
+use super::recent_sessions::RecentSessions;
 use app::dto::{AuditEvent, AuditRecord, Outcome};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -79,40 +81,85 @@ pub struct ApiTokenRow {
     pub revoked_by: Option<String>,
 }
 
-/// Sessions live in the console's own database, so every replica on one PostgreSQL shares them.
+/// Sessions live in the console's own database, so every replica on one PostgreSQL shares them. With SQLite, where
+/// this process is the only writer, the sessions in use are also kept in memory (`RecentSessions`).
 #[derive(Debug, Clone)]
-pub enum DatabaseSessionStore {
+pub struct DatabaseSessionStore {
+    backend: SessionBackend,
+    recent: Option<Arc<RecentSessions>>,
+}
+
+#[derive(Debug, Clone)]
+enum SessionBackend {
     Sqlite(tower_sessions_sqlx_store::SqliteStore),
     Postgres(tower_sessions_sqlx_store::PostgresStore),
+}
+
+impl DatabaseSessionStore {
+    pub fn sqlite(store: tower_sessions_sqlx_store::SqliteStore) -> Self {
+        DatabaseSessionStore {
+            backend: SessionBackend::Sqlite(store),
+            recent: Some(Arc::default()),
+        }
+    }
+
+    pub fn postgres(store: tower_sessions_sqlx_store::PostgresStore) -> Self {
+        DatabaseSessionStore {
+            backend: SessionBackend::Postgres(store),
+            recent: None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl SessionStore for DatabaseSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            DatabaseSessionStore::Sqlite(s) => s.create(record).await,
-            DatabaseSessionStore::Postgres(s) => s.create(record).await,
+        match &self.backend {
+            SessionBackend::Sqlite(s) => s.create(record).await?,
+            SessionBackend::Postgres(s) => s.create(record).await?,
         }
+        if let Some(recent) = &self.recent {
+            recent.put(record);
+        }
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            DatabaseSessionStore::Sqlite(s) => s.save(record).await,
-            DatabaseSessionStore::Postgres(s) => s.save(record).await,
+        // Forgotten first: a failed write must not leave a copy the database does not have.
+        if let Some(recent) = &self.recent {
+            recent.forget(&record.id);
         }
+        match &self.backend {
+            SessionBackend::Sqlite(s) => s.save(record).await?,
+            SessionBackend::Postgres(s) => s.save(record).await?,
+        }
+        if let Some(recent) = &self.recent {
+            recent.put(record);
+        }
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            DatabaseSessionStore::Sqlite(s) => s.load(id).await,
-            DatabaseSessionStore::Postgres(s) => s.load(id).await,
+        if let Some(record) = self.recent.as_ref().and_then(|recent| recent.get(id)) {
+            return Ok(Some(record));
         }
+        let record = match &self.backend {
+            SessionBackend::Sqlite(s) => s.load(id).await?,
+            SessionBackend::Postgres(s) => s.load(id).await?,
+        };
+        if let (Some(recent), Some(record)) = (&self.recent, &record) {
+            recent.put(record);
+        }
+        Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            DatabaseSessionStore::Sqlite(s) => s.delete(id).await,
-            DatabaseSessionStore::Postgres(s) => s.delete(id).await,
+        if let Some(recent) = &self.recent {
+            recent.forget(id);
+        }
+        match &self.backend {
+            SessionBackend::Sqlite(s) => s.delete(id).await,
+            SessionBackend::Postgres(s) => s.delete(id).await,
         }
     }
 }
@@ -120,9 +167,9 @@ impl SessionStore for DatabaseSessionStore {
 #[async_trait::async_trait]
 impl ExpiredDeletion for DatabaseSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        match self {
-            DatabaseSessionStore::Sqlite(s) => s.delete_expired().await,
-            DatabaseSessionStore::Postgres(s) => s.delete_expired().await,
+        match &self.backend {
+            SessionBackend::Sqlite(s) => s.delete_expired().await,
+            SessionBackend::Postgres(s) => s.delete_expired().await,
         }
     }
 }

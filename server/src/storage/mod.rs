@@ -4,6 +4,7 @@
 
 mod identity;
 mod postgres;
+mod recent_sessions;
 pub mod releases;
 mod sqlite;
 

@@ -28,7 +28,7 @@ impl PostgresStore {
         sessions.migrate().await?;
         Ok(PostgresStore {
             pool,
-            sessions: super::DatabaseSessionStore::Postgres(sessions),
+            sessions: super::DatabaseSessionStore::postgres(sessions),
         })
     }
 

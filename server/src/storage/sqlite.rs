@@ -55,7 +55,7 @@ impl SqliteStore {
         sessions.migrate().await?;
         Ok(SqliteStore {
             pool,
-            sessions: super::DatabaseSessionStore::Sqlite(sessions),
+            sessions: super::DatabaseSessionStore::sqlite(sessions),
         })
     }
 
