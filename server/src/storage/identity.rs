@@ -111,56 +111,62 @@ impl DatabaseSessionStore {
     }
 }
 
+impl DatabaseSessionStore {
+    fn forget(&self, id: &Id) {
+        if let Some(recent) = &self.recent {
+            recent.forget(id);
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl SessionStore for DatabaseSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match &self.backend {
-            SessionBackend::Sqlite(s) => s.create(record).await?,
-            SessionBackend::Postgres(s) => s.create(record).await?,
+            SessionBackend::Sqlite(s) => s.create(record).await,
+            SessionBackend::Postgres(s) => s.create(record).await,
         }
-        if let Some(recent) = &self.recent {
-            recent.put(record);
-        }
-        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        // Forgotten first: a failed write must not leave a copy the database does not have.
-        if let Some(recent) = &self.recent {
-            recent.forget(&record.id);
-        }
-        match &self.backend {
-            SessionBackend::Sqlite(s) => s.save(record).await?,
-            SessionBackend::Postgres(s) => s.save(record).await?,
-        }
-        if let Some(recent) = &self.recent {
-            recent.put(record);
-        }
-        Ok(())
+        self.forget(&record.id);
+        let saved = match &self.backend {
+            SessionBackend::Sqlite(s) => s.save(record).await,
+            SessionBackend::Postgres(s) => s.save(record).await,
+        };
+        self.forget(&record.id);
+        saved
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        if let Some(record) = self.recent.as_ref().and_then(|recent| recent.get(id)) {
+        let Some(recent) = &self.recent else {
+            return match &self.backend {
+                SessionBackend::Sqlite(s) => s.load(id).await,
+                SessionBackend::Postgres(s) => s.load(id).await,
+            };
+        };
+        if let Some(record) = recent.get(id) {
             return Ok(Some(record));
         }
+        let ticket = recent.ticket();
         let record = match &self.backend {
             SessionBackend::Sqlite(s) => s.load(id).await?,
             SessionBackend::Postgres(s) => s.load(id).await?,
         };
-        if let (Some(recent), Some(record)) = (&self.recent, &record) {
-            recent.put(record);
+        if let Some(record) = &record {
+            recent.keep(record, ticket);
         }
         Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        if let Some(recent) = &self.recent {
-            recent.forget(id);
-        }
-        match &self.backend {
+        self.forget(id);
+        let deleted = match &self.backend {
             SessionBackend::Sqlite(s) => s.delete(id).await,
             SessionBackend::Postgres(s) => s.delete(id).await,
-        }
+        };
+        self.forget(id);
+        deleted
     }
 }
 
