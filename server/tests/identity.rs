@@ -126,6 +126,8 @@ async fn the_session_cookie_is_http_only_lax_renewed_at_sign_in_and_gone_after_s
     assert!(
         end_session.contains("id_token_hint=") && end_session.contains("post_logout_redirect_uri=")
     );
+    // Gone everywhere: the copy, read a moment ago (and kept in memory by SQLite's store), no longer signs in.
+    assert!(whoami(&copy, &console).await.is_none());
     assert!(
         whoami(&copy, &console).await.is_none(),
         "the stolen copy died with the session"
