@@ -112,6 +112,13 @@ impl DatabaseSessionStore {
 }
 
 impl DatabaseSessionStore {
+    async fn read(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match &self.backend {
+            SessionBackend::Sqlite(s) => s.load(id).await,
+            SessionBackend::Postgres(s) => s.load(id).await,
+        }
+    }
+
     fn forget(&self, id: &Id) {
         if let Some(recent) = &self.recent {
             recent.forget(id);
@@ -140,19 +147,13 @@ impl SessionStore for DatabaseSessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let Some(recent) = &self.recent else {
-            return match &self.backend {
-                SessionBackend::Sqlite(s) => s.load(id).await,
-                SessionBackend::Postgres(s) => s.load(id).await,
-            };
+            return self.read(id).await;
         };
         if let Some(record) = recent.get(id) {
             return Ok(Some(record));
         }
         let ticket = recent.ticket();
-        let record = match &self.backend {
-            SessionBackend::Sqlite(s) => s.load(id).await?,
-            SessionBackend::Postgres(s) => s.load(id).await?,
-        };
+        let record = self.read(id).await?;
         if let Some(record) = &record {
             recent.keep(record, ticket);
         }
