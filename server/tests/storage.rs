@@ -297,19 +297,24 @@ async fn an_unreachable_postgres_is_a_clear_error() {
     );
 }
 
+/// A new session record that expires `expires_in` from now.
+fn session_record(expires_in: time::Duration) -> tower_sessions::session::Record {
+    tower_sessions::session::Record {
+        id: Default::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() + expires_in,
+    }
+}
+
 // Sessions: what a page view reads back is what was last written, and a deleted or expired session is gone. With
 // SQLite the store keeps the sessions in use in memory; these are the database's answers all the same.
 conformance!(
     sessions_read_back_what_was_written,
     |store: SharedStorage| async move {
-        use tower_sessions::session::{Id, Record};
+        use tower_sessions::session::Id;
         use tower_sessions::SessionStore;
         let sessions = store.session_store();
-        let mut record = Record {
-            id: Id::default(),
-            data: Default::default(),
-            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-        };
+        let mut record = session_record(time::Duration::hours(1));
         record
             .data
             .insert("state".into(), serde_json::json!("pending"));
@@ -335,11 +340,7 @@ conformance!(
         sessions.delete(&record.id).await.expect("delete");
         assert!(sessions.load(&record.id).await.expect("load").is_none());
 
-        let mut expired = Record {
-            id: Id::default(),
-            data: Default::default(),
-            expiry_date: time::OffsetDateTime::now_utc() - time::Duration::seconds(1),
-        };
+        let mut expired = session_record(time::Duration::seconds(-1));
         sessions.create(&mut expired).await.expect("create");
         assert!(sessions.load(&expired.id).await.expect("load").is_none());
     }

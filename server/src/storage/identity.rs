@@ -109,9 +109,7 @@ impl DatabaseSessionStore {
             recent: None,
         }
     }
-}
 
-impl DatabaseSessionStore {
     async fn read(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match &self.backend {
             SessionBackend::Sqlite(s) => s.load(id).await,
