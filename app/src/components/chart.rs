@@ -44,9 +44,16 @@ impl Scale {
 }
 
 /// Appends `v` rounded to one decimal ("12.3", "-0.5"); what `{:.1}` prints, ties aside (drawn the same). Digits
-/// are written by hand: the formatting machinery was still the polyline's main cost under load.
+/// are written by hand: the formatting machinery was still the polyline's main cost under load, and then `round`
+/// (a libm call on x86-64) and UTF-8 validation of the digits were (callgrind: ~210 instructions per value).
 fn push_tenths(out: &mut String, v: f64) {
-    let tenths = (v * 10.0).round() as i64;
+    let scaled = v * 10.0;
+    // Half away from zero, as `f64::round`; the cast saturates and takes NaN to 0.
+    let tenths = if scaled < 0.0 {
+        (scaled - 0.5) as i64
+    } else {
+        (scaled + 0.5) as i64
+    };
     if tenths < 0 {
         out.push('-');
     }
@@ -68,7 +75,7 @@ fn push_digits(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// The time span of the points, never empty, stretched to the newest marker after them: a deploy made since the
@@ -262,17 +269,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tenths_read_as_one_decimal_formatting_does() {
+    fn tenths_are_the_value_rounded_half_away_from_zero() {
         for v in [
             0.0, 0.04, 0.06, 1.25, 12.34, 99.96, 120.0, -0.5, -3.27, 1234.56, 1.0e9, 10.0, 100.0,
+            -0.04, 0.05, -0.05, 9.95, -12.35,
         ] {
             let mut out = String::new();
             push_tenths(&mut out, v);
-            let expected: f64 = format!("{v:.1}").parse().unwrap();
-            assert!(
-                (out.parse::<f64>().unwrap() - expected).abs() < 0.11,
+            assert_eq!(
+                out.parse::<f64>().unwrap(),
+                (v * 10.0).round() / 10.0,
                 "{v}: {out}"
             );
+            assert_eq!(out.split('.').nth(1).map(str::len), Some(1), "{v}: {out}");
         }
     }
 

@@ -2,6 +2,7 @@
 pub mod alarms;
 pub mod chart;
 pub mod colour;
+pub mod deferred;
 pub mod deployments;
 pub mod environment_card;
 pub mod error_panel;

@@ -2,6 +2,7 @@
 
 use crate::api::releases::list_releases;
 use crate::auth::Permission;
+use crate::components::deferred::Deferred;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::user_menu::{may, use_me};
 use crate::dto::ReleaseView;
@@ -46,7 +47,9 @@ pub fn ReleasesPage() -> impl IntoView {
                         Some(s) => format!("/releases?service={s}&before={seq}"),
                         None => format!("/releases?before={seq}"),
                     });
-                    view! {
+                    // Read here, not in the deferred view: it reads the signed-in user's resource.
+                    let deploy = deploy();
+                    Deferred::new(move || view! {
                         <section class="panel">
                             <table class="kpis releases" data-testid="releases">
                                 <thead><tr>
@@ -54,12 +57,12 @@ pub fn ReleasesPage() -> impl IntoView {
                                     <th>"Notes"</th><th>"Registered"</th><th></th>
                                 </tr></thead>
                                 <tbody>
-                                    {page.releases.into_iter().map(|r| view! { <ReleaseRow release=r deploy=deploy()/> }).collect_view()}
+                                    {page.releases.into_iter().map(|r| view! { <ReleaseRow release=r deploy/> }).collect_view()}
                                 </tbody>
                             </table>
                             {next.map(|href| view! { <p><a href=href>"Older releases →"</a></p> })}
                         </section>
-                    }.into_any()
+                    }.into_any()).into_any()
                 }
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
