@@ -10,22 +10,37 @@ use time::OffsetDateTime;
 /// The `prev_hash` of the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The timestamp text that is stored and hashed: UTC, microseconds, so it sorts as text.
+/// The timestamp text that is stored and hashed: UTC, microseconds, so it sorts as text. Digits are written by
+/// hand: `format!` cost ~3,500 instructions a call, and the Health page formats every task's and alarm's times on
+/// each view (callgrind: 2 % of the page).
 pub fn canonical_time(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    let at = at
-        .replace_nanosecond(at.microsecond() * 1_000)
-        .unwrap_or(at);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.microsecond()
-    )
+    // Four-digit years only (what `{:04}` would print wider or signed is not a time AWS or a person gives).
+    let year = u32::try_from(at.year()).unwrap_or(0).min(9999);
+    let mut out = String::with_capacity(27);
+    push_padded(&mut out, year, 4);
+    out.push('-');
+    push_padded(&mut out, u32::from(u8::from(at.month())), 2);
+    out.push('-');
+    push_padded(&mut out, u32::from(at.day()), 2);
+    out.push('T');
+    push_padded(&mut out, u32::from(at.hour()), 2);
+    out.push(':');
+    push_padded(&mut out, u32::from(at.minute()), 2);
+    out.push(':');
+    push_padded(&mut out, u32::from(at.second()), 2);
+    out.push('.');
+    push_padded(&mut out, at.microsecond(), 6);
+    out.push('Z');
+    out
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_padded(out: &mut String, value: u32, width: u32) {
+    for position in (0..width).rev() {
+        let digit = value / 10u32.pow(position) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Parses what people type into a time filter: RFC 3339, or a date (midnight UTC).
@@ -233,5 +248,9 @@ mod tests {
             canonical_time(parse_time("2026-11-29").unwrap()),
             "2026-11-29T00:00:00.000000Z"
         );
+        let at = OffsetDateTime::parse("0987-01-02T03:04:05.000006Z", &Rfc3339).unwrap();
+        assert_eq!(canonical_time(at), "0987-01-02T03:04:05.000006Z");
+        let at = OffsetDateTime::parse("2026-12-31T23:59:59.999999999Z", &Rfc3339).unwrap();
+        assert_eq!(canonical_time(at), "2026-12-31T23:59:59.999999Z");
     }
 }
