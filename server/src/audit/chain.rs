@@ -15,8 +15,19 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// each view (callgrind: 2 % of the page).
 pub fn canonical_time(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    // Four-digit years only (what `{:04}` would print wider or signed is not a time AWS or a person gives).
-    let year = u32::try_from(at.year()).unwrap_or(0).min(9999);
+    // Years past four digits or before year 0 (no time AWS or a person gives) take the slow path.
+    let Some(year) = u32::try_from(at.year()).ok().filter(|year| *year <= 9999) else {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.microsecond()
+        );
+    };
     let mut out = String::with_capacity(27);
     push_padded(&mut out, year, 4);
     out.push('-');
