@@ -4,7 +4,7 @@
 //! register the resources they read), and each walk calls the children's closure again, which builds every
 //! component below it. A page's panels were built three times per request for one rendering (the Health page:
 //! counted with callgrind, 3 `HealthPanel` calls per request). Wrapping the part of the view that reads no
-//! resources itself in [`Deferred`] makes those walks skip it: it is built once, to render or to hydrate.
+//! resources itself in [`deferred`] makes those walks skip it: it is built once, to render or to hydrate.
 
 use leptos::attr::{any_attribute::AnyAttribute, Attribute};
 use leptos::prelude::*;
@@ -19,11 +19,12 @@ use std::future::Future;
 /// looked for them): take the data from the resource in the closure around it and move it in.
 pub struct Deferred(Box<dyn FnOnce() -> AnyView + Send>);
 
-impl Deferred {
-    pub fn new(build: impl FnOnce() -> AnyView + Send + 'static) -> Self {
-        Self(Box::new(build))
-    }
+/// `build`'s view, built only when it is rendered or hydrated: what a page returns for a loaded resource.
+pub fn deferred<V: IntoView + 'static>(build: impl FnOnce() -> V + Send + 'static) -> AnyView {
+    Deferred(Box::new(move || build().into_any())).into_any()
+}
 
+impl Deferred {
     fn build_view(self) -> AnyView {
         (self.0)()
     }

@@ -1,5 +1,5 @@
 use crate::components::colour::{ColourCell, RoutingBadge};
-use crate::components::deferred::Deferred;
+use crate::components::deferred::deferred;
 use crate::components::error_panel::ErrorPanel;
 use crate::dto::{Colour, EnvironmentOverview};
 use crate::error::AppError;
@@ -67,7 +67,7 @@ pub fn LoadedEnvironment(result: Resource<Result<EnvironmentOverview, AppError>>
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || result.get().map(|result| match result {
-                Ok(environment) => Deferred::new(move || view! { <EnvironmentCard environment/> }.into_any()).into_any(),
+                Ok(environment) => deferred(move || view! { <EnvironmentCard environment/> }),
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
         </Transition>

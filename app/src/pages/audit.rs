@@ -1,6 +1,6 @@
 use crate::api::audit::{list_audit_events, VerifyAudit};
 use crate::auth::Permission;
-use crate::components::deferred::Deferred;
+use crate::components::deferred::deferred;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::user_menu::{may, use_me};
 use crate::dto::{AuditEvent, AuditFilter, ChainReport};
@@ -93,7 +93,7 @@ pub fn AuditPage() -> impl IntoView {
                         let sep = if filters.is_empty() { "" } else { "&" };
                         format!("/audit?{filters}{sep}before={seq}")
                     });
-                    Deferred::new(move || view! {
+                    deferred(move || view! {
                         <AuditTable events=page.events/>
                         <nav class="pager" aria-label="Pages">
                             {before.get().map(|_| view! {
@@ -101,7 +101,7 @@ pub fn AuditPage() -> impl IntoView {
                             })}
                             {next.map(|href| view! { <a href=href id="older">"Older events"</a> })}
                         </nav>
-                    }.into_any()).into_any()
+                    })
                 }
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}

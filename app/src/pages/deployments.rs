@@ -9,7 +9,7 @@ use crate::api::releases::{
     DecideDeployment, RollbackDeployment,
 };
 use crate::auth::Permission;
-use crate::components::deferred::Deferred;
+use crate::components::deferred::deferred;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::health_panel::{verdict_label, HealthPanel};
 use crate::components::user_menu::{may, use_me};
@@ -72,7 +72,7 @@ pub fn DeploymentsPage() -> impl IntoView {
                         }
                         href
                     });
-                    Deferred::new(move || view! {
+                    deferred(move || view! {
                         <section class="panel">
                             <table class="kpis" data-testid="deployments">
                                 <thead><tr><th>"Deployment"</th><th>"Where"</th><th>"State"</th><th>"Requested"</th><th>"Updated"</th></tr></thead>
@@ -80,7 +80,7 @@ pub fn DeploymentsPage() -> impl IntoView {
                             </table>
                             {next.map(|href| view! { <p><a href=href>"Older deployments →"</a></p> })}
                         </section>
-                    }.into_any()).into_any()
+                    })
                 }
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}

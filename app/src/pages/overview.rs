@@ -1,5 +1,5 @@
 use crate::api::overview::get_overview;
-use crate::components::deferred::Deferred;
+use crate::components::deferred::deferred;
 use crate::components::environment_card::EnvironmentCard;
 use crate::components::error_panel::ErrorPanel;
 use leptos::prelude::*;
@@ -24,10 +24,10 @@ pub fn OverviewPage() -> impl IntoView {
                         <p>"Describe them in the configuration file (see " <code>"signalbox.example.toml"</code> ")."</p>
                     </section>
                 }.into_any(),
-                Ok(overview) => Deferred::new(move || overview.environments.into_iter()
+                Ok(overview) => deferred(move || overview.environments.into_iter()
                     .map(|environment| view! { <EnvironmentCard environment/> })
                     .collect_view()
-                    .into_any()).into_any(),
+                    ),
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
         </Transition>

@@ -2,7 +2,7 @@
 
 use crate::api::releases::list_releases;
 use crate::auth::Permission;
-use crate::components::deferred::Deferred;
+use crate::components::deferred::deferred;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::user_menu::{may, use_me};
 use crate::dto::ReleaseView;
@@ -49,7 +49,7 @@ pub fn ReleasesPage() -> impl IntoView {
                     });
                     // Read here, not in the deferred view: it reads the signed-in user's resource.
                     let deploy = deploy();
-                    Deferred::new(move || view! {
+                    deferred(move || view! {
                         <section class="panel">
                             <table class="kpis releases" data-testid="releases">
                                 <thead><tr>
@@ -62,7 +62,7 @@ pub fn ReleasesPage() -> impl IntoView {
                             </table>
                             {next.map(|href| view! { <p><a href=href>"Older releases →"</a></p> })}
                         </section>
-                    }.into_any()).into_any()
+                    })
                 }
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}

@@ -1,7 +1,7 @@
 use crate::api::health::get_service_health;
 use crate::api::overview::get_service;
 use crate::components::alarms::AlarmsPanel;
-use crate::components::deferred::Deferred;
+use crate::components::deferred::deferred;
 use crate::components::deployments::DeploymentsPanel;
 use crate::components::environment_card::LoadedEnvironment;
 use crate::components::error_panel::ErrorPanel;
@@ -78,12 +78,12 @@ pub fn ServicePage() -> impl IntoView {
                     let alarms_state = std::mem::take(&mut health.alarms_state);
                     let alarms = health.alarms.clone();
                     // Each panel erased to its own type: the page's view type would otherwise nest too deep.
-                    Deferred::new(move || view! {
+                    deferred(move || view! {
                         {view! { <HealthPanel health/> }.into_any()}
                         {view! { <DeploymentsPanel colours state=topology/> }.into_any()}
                         {view! { <AlarmsPanel alarms state=alarms_state/> }.into_any()}
                         {view! { <SloPanel slo state=slo_state markers/> }.into_any()}
-                    }.into_any()).into_any()
+                    })
                 }
                 // The colours above already show the not-found panel for an unknown name.
                 Err(crate::error::AppError::NotFound { .. }) => ().into_any(),
