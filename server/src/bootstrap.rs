@@ -8,7 +8,7 @@ use crate::backups::CollectedBackups;
 use crate::config::Config;
 use crate::health::collector::HealthCollector;
 use crate::health::CollectedHealth;
-use crate::http::{serve, AppState};
+use crate::http::{serve, AppParts, AppState};
 use crate::identity::gate::Gate;
 use crate::identity::oidc::Oidc;
 use crate::identity::tokens::StoredTokens;
@@ -150,7 +150,7 @@ pub async fn start_with_storage(
         config.security.clone(),
         &config.server.public_url,
     );
-    let state = AppState {
+    let state = AppState::new(AppParts {
         leptos_options: leptos_options(&config, addr),
         services: Services {
             overview: Arc::new(CollectedOverview::new(regional, health.clone())),
@@ -168,7 +168,7 @@ pub async fn start_with_storage(
             backups: backups.iter().map(|(_, c)| c.clone()).collect(),
             engine: Some(engine.clone()),
         },
-    };
+    });
     let mut server_shutdown = shutdown_rx.clone();
     let server = tokio::spawn(serve(listener, state, async move {
         let _ = server_shutdown.wait_for(|stop| *stop).await;

@@ -9,4 +9,4 @@ pub mod rate_limit;
 pub mod router;
 pub mod security;
 
-pub use router::{build_router, serve, AppState};
+pub use router::{build_router, serve, AppParts, AppState};

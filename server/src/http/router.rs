@@ -29,13 +29,31 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+/// What every handler may reach. Behind one `Arc`: axum and the middleware clone the state for each request
+/// (about twenty times per page), and a clone of the parts is some twenty reference counts and three vectors.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+pub struct AppParts {
     pub leptos_options: LeptosOptions,
     pub services: Services,
     pub storage: SharedStorage,
     pub gate: Arc<Gate>,
     pub live: super::live::LiveSources,
+}
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
