@@ -7,7 +7,7 @@ use crate::components::environment_card::LoadedEnvironment;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::health_panel::HealthPanel;
 use crate::components::slo_panel::SloPanel;
-use crate::dto::PanelState;
+use crate::dto::{ColourOverview, PanelState, ServiceHealth};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -68,27 +68,41 @@ pub fn ServicePage() -> impl IntoView {
         <Title text=move || page_title(params)/>
         <LoadedEnvironment result=service/>
         <Transition fallback=|| view! { <p class="muted">"Loading health…"</p> }>
-            {move || health.get().map(|result| match result {
-                Ok(mut health) => {
+            // Borrowed here and cloned only in the deferred part: the server walks this closure three times per
+            // request (twice looking for resource reads, once to render), and the health is the page's largest value.
+            {move || health.with(|result| result.as_ref().map(|result| match result {
+                Ok(_) => {
                     let (colours, topology) = service_colours();
-                    // Parts moved out rather than cloned: this page is the console's busiest under load.
-                    let markers = health.deploy_markers.clone();
-                    let slo = health.slo.take();
-                    let slo_state = std::mem::take(&mut health.slo_state);
-                    let alarms_state = std::mem::take(&mut health.alarms_state);
-                    let alarms = health.alarms.clone();
-                    // Each panel erased to its own type: the page's view type would otherwise nest too deep.
-                    deferred(move || view! {
-                        {view! { <HealthPanel health/> }.into_any()}
-                        {view! { <DeploymentsPanel colours state=topology/> }.into_any()}
-                        {view! { <AlarmsPanel alarms state=alarms_state/> }.into_any()}
-                        {view! { <SloPanel slo state=slo_state markers/> }.into_any()}
+                    deferred(move || match health.get_untracked() {
+                        Some(Ok(health)) => health_panels(health, colours, topology).into_any(),
+                        _ => ().into_any(),
                     })
                 }
                 // The colours above already show the not-found panel for an unknown name.
                 Err(crate::error::AppError::NotFound { .. }) => ().into_any(),
-                Err(error) => view! { <ErrorPanel error/> }.into_any(),
-            })}
+                Err(error) => view! { <ErrorPanel error=error.clone()/> }.into_any(),
+            }))}
         </Transition>
+    }
+}
+
+/// The panels below the colours, from one health reading.
+fn health_panels(
+    mut health: ServiceHealth,
+    colours: Vec<ColourOverview>,
+    topology: PanelState,
+) -> impl IntoView {
+    // Parts moved out rather than cloned: this page is the console's busiest under load.
+    let markers = health.deploy_markers.clone();
+    let slo = health.slo.take();
+    let slo_state = std::mem::take(&mut health.slo_state);
+    let alarms_state = std::mem::take(&mut health.alarms_state);
+    let alarms = health.alarms.clone();
+    // Each panel erased to its own type: the page's view type would otherwise nest too deep.
+    view! {
+        {view! { <HealthPanel health/> }.into_any()}
+        {view! { <DeploymentsPanel colours state=topology/> }.into_any()}
+        {view! { <AlarmsPanel alarms state=alarms_state/> }.into_any()}
+        {view! { <SloPanel slo state=slo_state markers/> }.into_any()}
     }
 }

@@ -631,6 +631,11 @@ impl HealthCollector {
                 }
             })
             .collect();
+        // One lock per page view, not one per alarm and colour.
+        let dimensions = self.dimensions.lock().expect("lock");
+        let watches = |alarm: &AlarmSummary, colour: &crate::config::ColourConfig| {
+            alarm_watches(alarm, colour, dimensions.get(&colour.target_group))
+        };
         let mut alarms: Vec<AlarmView> = reading
             .alarms
             .value
@@ -639,19 +644,26 @@ impl HealthCollector {
             .filter_map(|alarm| {
                 let colour = colours()
                     .into_iter()
-                    .find(|colour| self.alarm_watches(alarm, service.colour(*colour)));
+                    .find(|colour| watches(alarm, service.colour(*colour)));
                 // Environment-wide alarms (no service's dimensions) show on every service.
                 let other_service = colour.is_none()
-                    && self.environment.services.iter().any(|s| {
-                        colours()
-                            .into_iter()
-                            .any(|c| self.alarm_watches(alarm, s.colour(c)))
-                    });
+                    && self
+                        .environment
+                        .services
+                        .iter()
+                        .any(|s| colours().into_iter().any(|c| watches(alarm, s.colour(c))));
                 (!other_service).then(|| alarm_view(alarm, colour))
             })
             .collect();
+        drop(dimensions);
         // Firing first, then by colour (environment-wide last), then name.
-        alarms.sort_by_key(|a| (a.state != "ALARM", a.colour.is_none(), a.name.clone()));
+        alarms.sort_by(|a, b| {
+            (a.state != "ALARM", a.colour.is_none(), &a.name).cmp(&(
+                b.state != "ALARM",
+                b.colour.is_none(),
+                &b.name,
+            ))
+        });
         Some(ServiceHealth {
             environment: self.environment.name.clone(),
             service: name.to_string(),
@@ -687,20 +699,18 @@ impl HealthCollector {
             deploy_markers: Vec::new(),
         })
     }
+}
 
-    /// Whether an alarm watches this colour's target group or ECS service.
-    fn alarm_watches(&self, alarm: &AlarmSummary, colour: &crate::config::ColourConfig) -> bool {
-        let target_group = self
-            .dimensions
-            .lock()
-            .expect("lock")
-            .get(&colour.target_group)
-            .map(|ids| ids.target_group_dimension.clone());
-        alarm.dimensions.iter().any(|(name, value)| {
-            (name == "TargetGroup" && Some(value) == target_group.as_ref())
-                || (name == "ServiceName" && value == &colour.ecs_service)
-        })
-    }
+/// Whether an alarm watches this colour's target group (`ids`, once known) or ECS service.
+fn alarm_watches(
+    alarm: &AlarmSummary,
+    colour: &crate::config::ColourConfig,
+    ids: Option<&TargetGroupIds>,
+) -> bool {
+    alarm.dimensions.iter().any(|(name, value)| {
+        (name == "TargetGroup" && ids.is_some_and(|ids| value == &ids.target_group_dimension))
+            || (name == "ServiceName" && value == &colour.ecs_service)
+    })
 }
 
 /// A read's result for its panel: the value, or our words for why not (the AWS errors are kept for the log).
