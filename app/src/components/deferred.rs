@@ -4,7 +4,8 @@
 //! register the resources they read), and each walk calls the children's closure again, which builds every
 //! component below it. A page's panels were built three times per request for one rendering (the Health page:
 //! counted with callgrind, 3 `HealthPanel` calls per request). Wrapping the part of the view that reads no
-//! resources itself in [`deferred`] makes those walks skip it: it is built once, to render or to hydrate.
+//! resources itself in [`deferred`] makes those walks skip it: it is built once, to render or to hydrate. It is also
+//! rendered as built, without being resolved into futures first (see `resolve`).
 
 use leptos::attr::{any_attribute::AnyAttribute, Attribute};
 use leptos::prelude::*;
