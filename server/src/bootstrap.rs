@@ -168,6 +168,7 @@ pub async fn start_with_storage(
             backups: backups.iter().map(|(_, c)| c.clone()).collect(),
             engine: Some(engine.clone()),
         },
+        render_slots: config.server.render_slots,
     });
     let mut server_shutdown = shutdown_rx.clone();
     let server = tokio::spawn(serve(listener, state, async move {

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Where cargo-leptos put the stylesheet and the wasm (`target/site` by default).
     pub site_root: PathBuf,
+    /// Pages rendered at once, the rest waiting in arrival order; `None`: no limit. See `http::render_queue`.
+    pub render_slots: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +185,7 @@ struct FileServer {
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
     site_root: Option<PathBuf>,
+    render_slots: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -342,6 +345,17 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         .map(PathBuf::from)
         .or(file.server.site_root)
         .unwrap_or_else(|| PathBuf::from("target/site"));
+    // Two per core: measured on 2 cores, one per core served the in-memory Health page best but left the cores idle
+    // while renders waited on PostgreSQL; two per core kept most of the gain.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let render_slots = layered_int(
+        env,
+        "SIGNALBOX_RENDER_SLOTS",
+        "server.render_slots",
+        file.server.render_slots,
+        2 * cores as i64,
+        0..=4096,
+    )?;
 
     let db_url_raw = layered_string(env, "DATABASE_URL", file.database.url).unwrap_or_else(|| {
         format!(
@@ -455,6 +469,7 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
             public_url,
             data_dir,
             site_root,
+            render_slots: (render_slots > 0).then_some(render_slots as usize),
         },
         database: DatabaseConfig {
             url: db_url,
@@ -712,6 +727,21 @@ mod tests {
     }
 
     #[test]
+    fn render_slots_default_to_two_per_core_and_zero_lifts_the_limit() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let config = Config::from_toml("", &env(&[])).unwrap();
+        assert_eq!(config.server.render_slots, Some(2 * cores));
+        let config = Config::from_toml("[server]\nrender_slots = 3\n", &env(&[])).unwrap();
+        assert_eq!(config.server.render_slots, Some(3));
+        let config = Config::from_toml(
+            "[server]\nrender_slots = 3\n",
+            &env(&[("SIGNALBOX_RENDER_SLOTS", "0")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.render_slots, None);
+    }
+
+    #[test]
     fn invalid_values_name_the_key() {
         // (file text, environment variables, the key the error must name)
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
@@ -721,6 +751,12 @@ mod tests {
             ("[database]\npool_size = 0\n", &[], "database.pool_size"),
             ("", &[("DATABASE_URL", "mysql://x")], "database.url"),
             ("", &[("SIGNALBOX_LISTEN", "nowhere")], "server.listen"),
+            (
+                "",
+                &[("SIGNALBOX_RENDER_SLOTS", "-1")],
+                "SIGNALBOX_RENDER_SLOTS",
+            ),
+            ("[server]\nrender_slots = \"many\"\n", &[], "render_slots"),
             ("", &[("AWS_REGION", "moon")], "aws.region"),
             ("", &[("LOG_LEVEL", "[[[")], "log.level"),
         ];

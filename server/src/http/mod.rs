@@ -6,6 +6,7 @@ pub mod openapi;
 pub mod preloads;
 pub mod probes;
 pub mod rate_limit;
+pub mod render_queue;
 pub mod router;
 pub mod security;
 

@@ -1,9 +1,11 @@
 //! The router. Probes and static assets are public; everything else passes the identity gate (session or API
 //! token), and every page, server function and API route then checks its own permission. Outermost first:
-//! request id → trace → security headers → body limit → session → gate → route preloads (pages only) → routes.
+//! request id → trace → security headers → body limit → session → gate → render queue and route preloads (pages
+//! only) → routes.
 
 use super::preloads::route_preloads;
 use super::probes::{healthz, readyz};
+use super::render_queue::{render_in_turn, RenderQueue};
 use super::security::{security_headers, CspNonce, SecurityHeaders};
 use crate::identity::gate::{gate, Gate};
 use crate::storage::SharedStorage;
@@ -40,6 +42,8 @@ pub struct AppParts {
     pub storage: SharedStorage,
     pub gate: Arc<Gate>,
     pub live: super::live::LiveSources,
+    /// Pages rendered at once; `None`: no limit.
+    pub render_slots: Option<usize>,
 }
 
 impl AppState {
@@ -96,6 +100,10 @@ pub fn build_router(state: AppState) -> Router {
         )
         // Before the routes added below: only pages fill the preloads.
         .layer(from_fn(route_preloads))
+        .layer(from_fn_with_state(
+            RenderQueue::new(state.render_slots),
+            render_in_turn,
+        ))
         .route("/live", get(super::live::live))
         .route("/audit/export.csv", get(crate::audit::export::export_csv))
         .route("/audit/export.json", get(crate::audit::export::export_json))
