@@ -345,8 +345,8 @@ fn resolve(file: FileConfig, env: &HashMap<String, String>) -> Result<Config, Co
         .map(PathBuf::from)
         .or(file.server.site_root)
         .unwrap_or_else(|| PathBuf::from("target/site"));
-    // Two per core: measured on 2 cores, one per core served the in-memory Health page best but left the cores idle
-    // while renders waited on PostgreSQL; two per core kept most of the gain.
+    // Two per core: on 2 cores one per core served the in-memory Health page best and two per core nearly as well;
+    // the spare slots are for renders that wait on the database (README, "Then the waiting itself").
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let render_slots = layered_int(
         env,
