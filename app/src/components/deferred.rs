@@ -5,7 +5,8 @@
 //! component below it. A page's panels were built three times per request for one rendering (the Health page:
 //! counted with callgrind, 3 `HealthPanel` calls per request). Wrapping the part of the view that reads no
 //! resources itself in [`deferred`] makes those walks skip it: it is built once, to render or to hydrate. It is also
-//! rendered as built, without being resolved into futures first (see `resolve`).
+//! rendered as built, without being resolved into futures first (see `resolve`), and written the way the server
+//! writes a page outside a Suspense (see `to_html_async_with_buf`).
 
 use leptos::attr::{any_attribute::AnyAttribute, Attribute};
 use leptos::prelude::*;
@@ -55,7 +56,7 @@ impl AddAnyAttr for Deferred {
 }
 
 impl RenderHtml for Deferred {
-    type AsyncOutput = AnyView;
+    type AsyncOutput = Self;
     type Owned = Self;
     const MIN_LENGTH: usize = 0;
 
@@ -65,9 +66,11 @@ impl RenderHtml for Deferred {
     /// Built, not resolved: the view reads no resources, so there is nothing to wait for, and resolving it would
     /// rebuild the whole tree as nested futures first (a quarter of the Health page's instructions went to moving
     /// them). Rendering an unresolved view is what the server does for every part of a page outside a Suspense.
+    /// Built here, in the Suspense's owner, and handed back still deferred so that it renders through
+    /// `to_html_async_with_buf` below.
     fn resolve(self) -> impl Future<Output = Self::AsyncOutput> + Send {
         let view = self.build_view();
-        async move { view }
+        async move { Deferred(Box::new(move || view)) }
     }
 
     fn to_html_with_buf(
@@ -82,6 +85,8 @@ impl RenderHtml for Deferred {
             .to_html_with_buf(buf, position, escape, mark_branches, extra_attrs)
     }
 
+    /// Written straight into the stream's buffer, as if outside a Suspense: with nothing to wait for, the
+    /// streaming path would only give every element a string of its own to grow and then copy over.
     fn to_html_async_with_buf<const OUT_OF_ORDER: bool>(
         self,
         buf: &mut StreamBuilder,
@@ -92,13 +97,8 @@ impl RenderHtml for Deferred {
     ) where
         Self: Sized,
     {
-        self.build_view().to_html_async_with_buf::<OUT_OF_ORDER>(
-            buf,
-            position,
-            escape,
-            mark_branches,
-            extra_attrs,
-        )
+        let view = self.build_view();
+        buf.with_buf(|buf| view.to_html_with_buf(buf, position, escape, mark_branches, extra_attrs))
     }
 
     fn hydrate<const FROM_SERVER: bool>(
@@ -119,5 +119,49 @@ impl RenderHtml for Deferred {
 
     fn into_owned(self) -> Self::Owned {
         self
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::deferred;
+    use futures::{executor::block_on, StreamExt};
+    use leptos::prelude::*;
+
+    fn page() -> impl IntoView {
+        view! {
+            <main class="page">
+                <h1>"Health"</h1>
+                {deferred(|| view! {
+                    <section class="panel" data-panel="a"><p>"requests " {42}</p></section>
+                    <p title="a \"quoted\" <title>">{"text & more".to_string()}</p>
+                })}
+                <footer>"end"</footer>
+            </main>
+        }
+    }
+
+    fn streamed(view: impl RenderHtml) -> String {
+        block_on(view.to_html_stream_in_order().collect::<Vec<_>>()).concat()
+    }
+
+    /// A Suspense resolves its children, then streams them; a deferred view must come out of both steps as the
+    /// server writes it outside a Suspense, or hydration would not match.
+    #[test]
+    fn streamed_and_resolved_markup_is_the_written_markup() {
+        let owner = Owner::new();
+        owner.set();
+        let written = page().into_view().to_html();
+        assert!(
+            written.contains(r#"data-panel="a""#) && written.contains("text &amp; more"),
+            "{written}"
+        );
+        assert!(
+            written.ends_with("<footer>end</footer></main>"),
+            "{written}"
+        );
+        assert_eq!(streamed(page().into_view()), written);
+        let resolved = block_on(page().into_view().resolve());
+        assert_eq!(streamed(resolved), written);
     }
 }
