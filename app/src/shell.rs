@@ -1,6 +1,7 @@
 //! The HTML document and the route table.
 
 use crate::api::identity::whoami;
+use crate::api::load::load;
 use crate::components::user_menu::{MainNav, Me, UserMenu};
 use crate::pages::{
     not_found::NotFound, AuditRoute, BackupsRoute, DeployRoute, DeploymentRoute, DeploymentsRoute,
@@ -42,7 +43,7 @@ pub fn App() -> impl IntoView {
 
     // Who is signed in, once per page load; the nav, the header and the pages read it to offer only what the
     // user may do.
-    let me: Me = Resource::new(|| (), |_| async { whoami().await.ok().flatten() });
+    let me: Me = load(|| (), |_| async { whoami().await.ok().flatten() });
     provide_context(me);
     crate::components::live::provide_live_updates();
 

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod backups;
 pub mod health;
 pub mod identity;
+pub mod load;
 pub mod overview;
 pub mod releases;
 pub mod tokens;

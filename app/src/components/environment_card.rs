@@ -1,3 +1,4 @@
+use crate::api::load::Loaded;
 use crate::components::colour::{ColourCell, RoutingBadge};
 use crate::components::deferred::deferred;
 use crate::components::error_panel::ErrorPanel;
@@ -63,7 +64,7 @@ pub fn EnvironmentCard(environment: EnvironmentOverview) -> impl IntoView {
 /// An environment (or one service of it) once its server function answers; an error becomes the panel, and on
 /// the server the page's HTTP status (404 for an unknown name).
 #[component]
-pub fn LoadedEnvironment(result: Resource<Result<EnvironmentOverview, AppError>>) -> impl IntoView {
+pub fn LoadedEnvironment(result: Loaded<Result<EnvironmentOverview, AppError>>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || result.get().map(|result| match result {

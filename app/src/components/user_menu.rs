@@ -1,9 +1,10 @@
+use crate::api::load::Loaded;
 use crate::auth::{Permission, Principal};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// Who is signed in, as the header and the pages need it. `None` inside: not signed in (or still loading).
-pub type Me = Resource<Option<Principal>>;
+pub type Me = Loaded<Option<Principal>>;
 
 pub fn use_me() -> Option<Me> {
     use_context::<Me>()

@@ -1,4 +1,5 @@
 use crate::api::audit::{list_audit_events, VerifyAudit};
+use crate::api::load::load;
 use crate::auth::Permission;
 use crate::components::deferred::deferred;
 use crate::components::error_panel::ErrorPanel;
@@ -56,7 +57,7 @@ pub fn AuditPage() -> impl IntoView {
             .get("before")
             .and_then(|b| b.parse::<i64>().ok())
     });
-    let page = Resource::new(
+    let page = load(
         move || (filter.get(), before.get()),
         |(filter, before)| list_audit_events(filter, before),
     );

@@ -5,6 +5,7 @@
 use crate::api::backups::{
     get_backups, CopySnapshotToDr, RecordDrill, TakeRdsSnapshot, TakeRedisSnapshot,
 };
+use crate::api::load::load;
 use crate::auth::Permission;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::freshness::Freshness;
@@ -52,7 +53,7 @@ pub fn BackupsPage() -> impl IntoView {
     let redis = ServerAction::<TakeRedisSnapshot>::new();
     let copy = ServerAction::<CopySnapshotToDr>::new();
     let drill = ServerAction::<RecordDrill>::new();
-    let backups = Resource::new(
+    let backups = load(
         move || {
             (
                 name(),

@@ -1,6 +1,7 @@
 //! Requesting a deploy: pick the environment, read the plan (what changes in the task definition, which colour
 //! goes live, the snapshots taken first, the gates that will watch), then request it.
 
+use crate::api::load::load;
 use crate::api::overview::get_overview;
 use crate::api::releases::{get_release, plan_deploy, RequestDeploy};
 use crate::auth::Permission;
@@ -16,9 +17,9 @@ pub fn DeployPage() -> impl IntoView {
     let query = use_query_map();
     let release_id = move || query.read().get("release").unwrap_or_default();
     let environment = RwSignal::new(String::new());
-    let release = Resource::new(release_id, get_release);
-    let overview = Resource::new(|| (), |_| get_overview());
-    let plan = Resource::new(
+    let release = load(release_id, get_release);
+    let overview = load(|| (), |_| get_overview());
+    let plan = load(
         move || (release_id(), environment.get()),
         |(release, environment)| async move {
             if environment.is_empty() {

@@ -4,6 +4,7 @@
 use super::deploy::PlanPanel;
 use super::releases::short_time;
 use crate::api::audit::list_audit_events;
+use crate::api::load::load;
 use crate::api::releases::{
     endpoint_for, get_deployment, list_deployments, CancelDeployment, ControlDeployment,
     DecideDeployment, RollbackDeployment,
@@ -29,7 +30,7 @@ fn state_badge(state: DeploymentState) -> impl IntoView {
 pub fn DeploymentsPage() -> impl IntoView {
     let query = use_query_map();
     let get = move |key: &str| query.read().get(key).filter(|v| !v.is_empty());
-    let page = Resource::new(
+    let page = load(
         move || {
             (
                 get("environment"),
@@ -145,7 +146,7 @@ pub fn DeploymentPage() -> impl IntoView {
     };
     // Other replicas' progress reaches this page by a gentle poll while the deployment is under way.
     let tick = RwSignal::new(0u32);
-    let deployment = Resource::new(
+    let deployment = load(
         move || {
             (
                 id(),
@@ -307,7 +308,7 @@ fn DeploymentAudit(id: String) -> impl IntoView {
         target: Some(target.clone()),
         ..AuditFilter::default()
     };
-    let events = Resource::new(
+    let events = load(
         move || filter.clone(),
         |filter| list_audit_events(filter, None),
     );

@@ -1,3 +1,4 @@
+use crate::api::load::load;
 use crate::api::overview::get_environment;
 use crate::components::environment_card::LoadedEnvironment;
 use leptos::prelude::*;
@@ -10,7 +11,7 @@ pub fn EnvironmentPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("env").unwrap_or_default();
     // Refetched when the server says a reading changed.
-    let environment = Resource::new(
+    let environment = load(
         move || (name(), crate::components::live::live_version()),
         |(name, _)| get_environment(name),
     );

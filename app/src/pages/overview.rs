@@ -1,3 +1,4 @@
+use crate::api::load::load;
 use crate::api::overview::get_overview;
 use crate::components::deferred::deferred;
 use crate::components::environment_card::EnvironmentCard;
@@ -9,7 +10,7 @@ use leptos_meta::Title;
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     // Refetched whenever the server says a reading changed.
-    let overview = Resource::new(crate::components::live::live_version, |_| get_overview());
+    let overview = load(crate::components::live::live_version, |_| get_overview());
     view! {
         <Title text="Overview"/>
         <div class="page-head">

@@ -1,5 +1,6 @@
 //! Releases CI registered, newest first, paged on the server; a deployer picks one to deploy.
 
+use crate::api::load::load;
 use crate::api::releases::list_releases;
 use crate::auth::Permission;
 use crate::components::deferred::deferred;
@@ -31,7 +32,7 @@ pub fn ReleasesPage() -> impl IntoView {
             .get("before")
             .and_then(|b| b.parse::<i64>().ok())
     };
-    let page = Resource::new(
+    let page = load(
         move || (service(), before()),
         |(service, before)| list_releases(service, before),
     );

@@ -1,4 +1,5 @@
 use crate::api::health::get_service_health;
+use crate::api::load::load;
 use crate::api::overview::get_service;
 use crate::components::alarms::AlarmsPanel;
 use crate::components::deferred::deferred;
@@ -40,10 +41,10 @@ pub fn ServicePage() -> impl IntoView {
     };
     // Both refetch when the server says a reading changed.
     let live_names = move || (names(), crate::components::live::live_version());
-    let service = Resource::new(live_names, |((environment, service), _)| {
+    let service = load(live_names, |((environment, service), _)| {
         get_service(environment, service)
     });
-    let health = Resource::new(live_names, |((environment, service), _)| {
+    let health = load(live_names, |((environment, service), _)| {
         get_service_health(environment, service)
     });
     // Both colours of the service and the reading's freshness, once the topology answered.

@@ -1,3 +1,4 @@
+use crate::api::load::load;
 use crate::api::tokens::{list_tokens, CreateToken, RevokeToken, MAX_TOKEN_DAYS};
 use crate::auth::Scope;
 use crate::components::error_panel::ErrorPanel;
@@ -10,7 +11,7 @@ use leptos_meta::Title;
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
+    let tokens = load(
         move || (create.version().get(), revoke.version().get()),
         |_| list_tokens(),
     );
