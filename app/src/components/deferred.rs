@@ -63,11 +63,10 @@ impl RenderHtml for Deferred {
     /// The point of the type: nothing to walk, since the view reads no resources.
     fn dry_resolve(&mut self) {}
 
-    /// Built, not resolved: the view reads no resources, so there is nothing to wait for, and resolving it would
-    /// rebuild the whole tree as nested futures first (a quarter of the Health page's instructions went to moving
-    /// them). Rendering an unresolved view is what the server does for every part of a page outside a Suspense.
-    /// Built here, in the Suspense's owner, and handed back still deferred so that it renders through
-    /// `to_html_async_with_buf` below.
+    /// The view is built here, in the Suspense's owner, but not resolved: it reads no resources, so there is
+    /// nothing to wait for, and resolving it would rebuild the whole tree as nested futures first (a quarter of the
+    /// Health page's instructions went to moving them). It goes back still deferred, so that it is written by
+    /// `to_html_async_with_buf` below, as the server writes every part of a page outside a Suspense.
     fn resolve(self) -> impl Future<Output = Self::AsyncOutput> + Send {
         let view = self.build_view();
         async move { Deferred(Box::new(move || view)) }
