@@ -156,10 +156,10 @@ mod tests {
             "{written}"
         );
         // The deferred part is written in its place, before what follows it.
-        let deferred_end = written.find("text &amp; more").unwrap();
+        let deferred_text = written.find("text &amp; more").unwrap();
         let footer = written.find("<footer>end</footer>").unwrap();
         assert!(
-            deferred_end < footer && written.ends_with("</main>"),
+            deferred_text < footer && written.ends_with("</main>"),
             "{written}"
         );
         assert_eq!(streamed(page().into_view()), written);
